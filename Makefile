@@ -1,0 +1,98 @@
+# tendo — build, test, demo.  `make demo` and `make test` are the quick start.
+# Generated parser/scanner sources live in build/, never in git.
+
+CC       ?= cc
+BUILD    ?= build
+PKGS      = libpcre2-8 jansson nettle
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wcast-qual -Wvla
+CSTD      = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+OPT      ?= -O2 -g
+SAN       = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Backquotes: evaluated by the shell when a recipe runs, i.e. after the
+# dependency step has installed pkg-config and the libraries.
+PKG_CFLAGS = `pkg-config --cflags $(PKGS)`
+PKG_LIBS   = `pkg-config --libs $(PKGS)`
+LIBS      = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC   = $(filter-out src/cli.c,$(wildcard src/*.c))
+GEN_SRC   = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+GEN_HDR   = $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+INC       = -Iinclude -Isrc -I$(BUILD)/gen
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+.PHONY: all deps demo test test-fast asan check-rules clean bench fuzz leakcheck
+
+all: $(BUILD)/tendo
+
+# Build dependencies: installed with apt-get when run as root, otherwise the
+# exact command is printed.  The stamp keeps this to once per checkout.
+$(BUILD)/.deps-ok: scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/deps.sh
+	@touch $@
+
+deps: $(BUILD)/.deps-ok
+
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h &: grammar/parser.y $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/gen
+	bison -Wall -Werror --header=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c grammar/parser.y
+
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/gen
+	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c grammar/lexer.l
+
+# Two variants from the same sources: release (build/obj) and
+# AddressSanitizer+UBSan (build/asan), so `make test` can run both.
+define variant
+$(BUILD)/$(1)/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) | $(BUILD)/.deps-ok
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CSTD) $(2) $$(WARN) $$(INC) $$(PKG_CFLAGS) -DTENDO_VERSION='"$$(VERSION)"' -c $$< -o $$@
+
+# Generated code is held to the same warnings except the ones flex's
+# skeleton cannot meet.
+$(BUILD)/$(1)/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CSTD) $(2) $$(WARN) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare $$(INC) $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(BUILD)/$(1)/libtendo.a: $(patsubst src/%.c,$(BUILD)/$(1)/%.o,$(LIB_SRC)) $(BUILD)/$(1)/gen_parser.o $(BUILD)/$(1)/gen_lexer.o
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+
+$(eval $(call variant,obj,$(OPT)))
+$(eval $(call variant,asan,$(SAN)))
+
+$(BUILD)/tendo: $(BUILD)/obj/cli.o $(BUILD)/obj/libtendo.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+$(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/libtendo.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# Unit-test programs: tests/unit/test_*.c, each linked against the library.
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+$(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtendo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $^ $(LIBS)
+
+UNIT_BINS = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+
+demo: $(BUILD)/tendo
+	$(BUILD)/tendo eval rules/achilles.rules examples/achilles_midportion.csv
+
+# The whole suite twice: release build, then ASan+UBSan build.
+test: $(BUILD)/tendo $(BUILD)/tendo-asan $(addprefix $(BUILD)/obj/unit/,$(UNIT_BINS)) $(addprefix $(BUILD)/asan/unit/,$(UNIT_BINS))
+	@sh tests/run.sh $(BUILD)
+
+test-fast: $(BUILD)/tendo $(addprefix $(BUILD)/obj/unit/,$(UNIT_BINS))
+	@TENDO_NO_ASAN=1 sh tests/run.sh $(BUILD)
+
+check-rules: $(BUILD)/tendo
+	$(BUILD)/tendo check rules/*.rules
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1417 @@
+/* csvlog.c — streaming symptom-log reader: RFC 4180 records are found and
+ * split in place inside one large read buffer, every value is validated
+ * against the schema, and consecutive rows are grouped into patients.
+ *
+ * find_record() locates the next record, tracking quote parity so a quoted
+ * field may hold newlines; split_*() cut it into fields without copying;
+ * logr_next() assigns the row to a patient and stores its cells in the
+ * reused patient arrays.  A row that starts the next patient stays in the
+ * buffer ("pending") until the following call, which is why the buffer is
+ * only compacted when the next record is fetched. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "csvlog.h"
+#include "date.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    LOG_MAX_RECORD = 1 << 20,    /* bytes in one record */
+    LOG_MAX_COLUMNS = 1024,      /* fields in a record */
+    LOG_MAX_ROWS = 100000,       /* rows of one patient */
+    LOG_MAX_ID = 256,            /* bytes of a patient id */
+    LOG_MAX_PATIENT_ERRORS = 10, /* diagnostics for one bad patient */
+    LOG_BUF_INIT = 256 * 1024,   /* read buffer; doubles while a record does not fit */
+    LOG_SHOW = 60,               /* bytes of a value quoted in a message */
+    SHOW_BUF = LOG_SHOW * 2 + 4, /* every byte may be escaped, then "..." */
+    LOG_MSG = 1024
+};
+
+typedef struct field {
+    char *p;
+    size_t n;
+} field;
+
+/* Something wrong with a record as a whole, found before its patient is
+ * known; reported when the row is assigned to one. */
+typedef enum { REC_OK, REC_TOO_LONG, REC_NUL, REC_UNTERMINATED, REC_JUNK } rec_problem;
+
+typedef enum { END_NONE, END_NL, END_EOF, END_UNTERM, END_LONG, END_FATAL } rec_end;
+
+typedef struct seen_ent {
+    uint64_t hash;
+    size_t off, len;        /* the id, in logr.ids */
+    unsigned long line;     /* first row of that patient; 0 = empty slot */
+} seen_ent;
+
+typedef struct col_info {
+    int pos;                /* header position, -1 when absent */
+    int required;           /* an empty field is an error */
+    const size_t *vlen;     /* lengths of values[], in logr.vlens */
+} col_info;
+
+struct logr {
+    const schema *s;
+    const char *path;       /* as given; patients point here */
+    const char *name;       /* for diagnostics */
+    int fd, close_fd;
+    char *buf;              /* unread bytes are [pos, end); buf[end] is always writable */
+    size_t cap, pos, end;
+    int eof, done, dead, pending;
+    unsigned long line;     /* line where the next record starts */
+    unsigned long rows;
+
+    /* the current record */
+    field *f;               /* the first LOG_MAX_COLUMNS fields */
+    size_t nf;              /* all its fields */
+    unsigned long rec_line;
+    rec_problem prob;
+    size_t prob_field;      /* SIZE_MAX when not known */
+    unsigned long prob_line;
+    const char *junk;
+    size_t junk_n;
+    char long_id[LOG_MAX_ID + 1]; /* patient id of a record too long to split */
+    size_t long_n;                /* SIZE_MAX when it has none */
+
+    /* the header */
+    size_t nhdr;
+    char **htitle;          /* trimmed titles, by position */
+    col_info *col;          /* by schema column */
+    size_t *vlens;
+    size_t *pp, npp;        /* per-patient columns present in the header */
+    int id_pos;             /* header position of the patient column, or -1 */
+    char *file_id;          /* the patient id when there is no patient column */
+
+    /* the patient being read */
+    int started, id_long;
+    size_t id_len;
+    unsigned perr;          /* errors found for it, reported or not */
+    unsigned long prows;    /* its rows, stored or not */
+    int have_prev;
+    int32_t prev_day;
+    unsigned long prev_line;
+
+    /* patients already read, to catch one whose rows are split */
+    seen_ent *seen;
+    size_t seen_cap, seen_n;
+    char *ids;
+    size_t ids_len, ids_cap;
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static const char *col_title(const sch_column *c) { return c->title ? c->title : c->name; }
+
+static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+/* s[0..n) equals the NUL-terminated lit, ignoring ASCII case. */
+static int ieq(const char *s, size_t n, const char *lit)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!lit[i] || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+            return 0;
+    return lit[n] == '\0';
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Narrows [*b, *e) of s to exclude surrounding spaces and tabs. */
+static void trim_span(const char *s, size_t *b, size_t *e)
+{
+    while (*b < *e && is_blank(s[*b]))
+        (*b)++;
+    while (*e > *b && is_blank(s[*e - 1]))
+        (*e)--;
+}
+
+static inline void trim_field(field *f)
+{
+    if (f->n && !is_blank(f->p[0]) && !is_blank(f->p[f->n - 1]))
+        return; /* the usual case, kept cheap */
+    size_t b = 0, e = f->n;
+    trim_span(f->p, &b, &e);
+    f->p += b;
+    f->n = e - b;
+}
+
+static size_t count_nl(const char *s, size_t n)
+{
+    size_t k = 0;
+    const char *e = s + n;
+    while ((s = memchr(s, '\n', (size_t)(e - s))) != NULL) {
+        k++;
+        s++;
+    }
+    return k;
+}
+
+/* A value as quoted in a message: at most LOG_SHOW bytes (not splitting a
+ * UTF-8 character), control bytes escaped so the message stays one line. */
+static const char *show(char out[SHOW_BUF], const char *s, size_t n)
+{
+    size_t cut = n > LOG_SHOW ? LOG_SHOW : n;
+    while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    size_t o = 0;
+    for (size_t i = 0; i < cut; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != 0x7f) {
+            out[o++] = (char)c;
+            continue;
+        }
+        out[o++] = '\\';
+        out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '?';
+    }
+    if (cut < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static const char *errstr(int e, char buf[128])
+{
+#ifdef _GNU_SOURCE
+    return strerror_r(e, buf, 128);
+#else
+    if (strerror_r(e, buf, 128) != 0)
+        snprintf(buf, 128, "error %d", e);
+    return buf;
+#endif
+}
+
+/* Records an error against the current patient; only the first
+ * LOG_MAX_PATIENT_ERRORS are kept, so one broken patient cannot flood the
+ * list, but all are counted so the patient is known to be bad. */
+static void bad(logr *r, diag_list *d, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void bad(logr *r, diag_list *d, unsigned long line, const char *fmt, ...)
+{
+    if (r->perr++ >= LOG_MAX_PATIENT_ERRORS)
+        return;
+    char msg[LOG_MSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_data(d, r->name, line, "%s", msg);
+}
+
+static int fatal_oom(logr *r, diag_list *d)
+{
+    diag_data(d, r->name, r->rec_line, "out of memory while reading the log");
+    r->dead = 1;
+    return LOGR_FATAL;
+}
+
+/* The title a column goes by in this file (as its header spells it). */
+static const char *ctitle(const logr *r, size_t j)
+{
+    int pos = r->col[j].pos;
+    return pos >= 0 ? r->htitle[pos] : col_title(&r->s->cols[j]);
+}
+
+static const char *pos_title(const logr *r, size_t pos)
+{
+    return pos < r->nhdr ? r->htitle[pos] : "(beyond the header)";
+}
+
+/* ---- reading records ---------------------------------------------------- */
+
+/* Moves the unread bytes to the front and reads more, doubling the buffer
+ * when a record fills it.  0 on a fatal error (reported). */
+static int refill(logr *r, diag_list *d)
+{
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+        r->end -= r->pos;
+        r->pos = 0;
+    }
+    if (r->end + 1 >= r->cap) {
+        char *nb = mem_realloc(r->buf, r->cap * 2);
+        if (!nb)
+            return fatal_oom(r, d), 0;
+        r->buf = nb;
+        r->cap *= 2;
+    }
+    ssize_t n;
+    do
+        n = read(r->fd, r->buf + r->end, r->cap - 1 - r->end);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        char eb[128];
+        diag_data(d, r->name, r->line, "read error: %s", errstr(errno, eb));
+        r->dead = 1;
+        return 0;
+    }
+    if (n == 0)
+        r->eof = 1;
+    r->end += (size_t)n;
+    return 1;
+}
+
+/* Past the field at p (and its comma), or NULL when it is the last. */
+static const char *skip_field(const char *p, const char *e)
+{
+    if (p < e && *p == '"') {
+        for (p++;;) {
+            const char *q = memchr(p, '"', (size_t)(e - p));
+            if (!q)
+                return NULL;
+            p = q + 1;
+            if (p < e && *p == '"')
+                p++;
+            else
+                break;
+        }
+    }
+    const char *c = memchr(p, ',', (size_t)(e - p));
+    return c ? c + 1 : NULL;
+}
+
+/* The patient id of a record too long to keep, copied from its start (the id
+ * column normally comes first) so the error goes to the right patient.  At
+ * most LOG_MAX_ID + 1 bytes are kept: enough to tell an id is too long. */
+static void long_record_id(logr *r, const char *p, const char *e)
+{
+    r->long_n = SIZE_MAX;
+    for (int k = 0; k < r->id_pos; k++)
+        if (!(p = skip_field(p, e)))
+            return;
+    if (r->id_pos < 0)
+        return;
+    size_t n = 0;
+    int quoted = p < e && *p == '"';
+    for (p += quoted; p < e && n <= LOG_MAX_ID; p++) {
+        if (quoted && *p == '"') {
+            if (p + 1 >= e || p[1] != '"')
+                break;
+            p++;
+        } else if (!quoted && *p == ',') {
+            break;
+        }
+        r->long_id[n++] = *p;
+    }
+    r->long_n = n;
+}
+
+/* A record longer than LOG_MAX_RECORD outside quotes: drop it up to the next
+ * newline so the rows after it can still be read. */
+static rec_end skip_long(logr *r, diag_list *d)
+{
+    long_record_id(r, r->buf + r->pos, r->buf + r->end);
+    /* Newlines already passed were inside quoted fields of this record. */
+    r->line += count_nl(r->buf + r->pos, r->end - r->pos);
+    for (;;) {
+        r->pos = r->end;
+        if (r->eof)
+            return END_LONG;
+        if (!refill(r, d))
+            return END_FATAL;
+        char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
+        if (nl) {
+            r->pos = (size_t)(nl + 1 - r->buf);
+            r->line++;
+            return END_LONG;
+        }
+    }
+}
+
+/* Inside a quote there is no telling where the record ends: stop the file. */
+static rec_end long_quote(logr *r, diag_list *d, size_t q_off)
+{
+    unsigned long qline = r->line + count_nl(r->buf + r->pos, q_off);
+    diag_data(d, r->name, qline,
+              "quoted value starting here is longer than %d bytes: expected a closing '\"' "
+              "(is a quote missing?); the rest of the file is not read",
+              LOG_MAX_RECORD);
+    r->dead = 1;
+    return END_FATAL;
+}
+
+/* Finds the end of the record at r->pos, reading more as needed.  *len is
+ * its length without the newline.  A quote opens a quoted field only at the
+ * start of a field; inside one, "" is an escaped quote. */
+static rec_end find_record(logr *r, diag_list *d, size_t *len, int *quoted)
+{
+    size_t off = 0, nl_off = SIZE_MAX, q_off = 0;
+    int in_q = 0;
+    *quoted = 0;
+    for (;;) {
+        char *b = r->buf + r->pos, *e = r->buf + r->end, *p = b + off;
+        if (!in_q) {
+            /* Remember the newline so a line full of quoted fields is not
+             * rescanned for it after each one. */
+            if (nl_off == SIZE_MAX || nl_off < off) {
+                char *nl = memchr(p, '\n', (size_t)(e - p));
+                nl_off = nl ? (size_t)(nl - b) : SIZE_MAX;
+            }
+            char *lim = nl_off != SIZE_MAX ? b + nl_off : e;
+            char *q = memchr(p, '"', (size_t)(lim - p));
+            if (q) {
+                if (q == b || q[-1] == ',') {
+                    in_q = *quoted = 1;
+                    q_off = (size_t)(q - b);
+                }
+                off = (size_t)(q + 1 - b);
+                continue;
+            }
+            if (nl_off != SIZE_MAX) {
+                *len = nl_off;
+                return END_NL;
+            }
+            off = (size_t)(e - b);
+        } else {
+            char *q = memchr(p, '"', (size_t)(e - p));
+            if (q && (q + 1 < e || r->eof)) {
+                int esc = q + 1 < e && q[1] == '"';
+                in_q = esc;
+                off = (size_t)(q + 1 + esc - b);
+                continue;
+            }
+            off = (size_t)((q ? q : e) - b); /* a quote at the end: need the next byte */
+        }
+        if (r->eof) {
+            *len = off;
+            return in_q ? END_UNTERM : off ? END_EOF : END_NONE;
+        }
+        if ((size_t)(e - b) > LOG_MAX_RECORD)
+            return in_q ? long_quote(r, d, q_off) : skip_long(r, d);
+        if (!refill(r, d))
+            return END_FATAL;
+    }
+}
+
+static void add_field(logr *r, size_t *nf, char *p, size_t n)
+{
+    if (*nf < LOG_MAX_COLUMNS)
+        r->f[*nf] = (field){ p, n };
+    (*nf)++;
+}
+
+static void problem(logr *r, rec_problem k, size_t fld, unsigned long line)
+{
+    if (r->prob != REC_OK)
+        return;
+    r->prob = k;
+    r->prob_field = fld;
+    r->prob_line = line;
+}
+
+/* The common case: no quoted field, so fields are the bytes between commas.
+ * Fields are short, so a byte loop beats a memchr call per field; a comma
+ * written over the terminator (or the spare byte) stops it without a bounds
+ * test. */
+static void split_plain(logr *r, char *p, char *e)
+{
+    size_t nf = 0;
+    char keep = *e;
+    *e = ',';
+    for (;;) {
+        char *c = p;
+        while (*c != ',')
+            c++;
+        add_field(r, &nf, p, (size_t)(c - p));
+        if (c == e)
+            break;
+        p = c + 1;
+    }
+    *e = keep;
+    r->nf = nf;
+}
+
+/* Unescapes the quoted field at p (*p == '"') in place, so its value starts
+ * at p; *n is its length.  Returns where its raw text ends (just past the
+ * closing quote), or NULL when it is not closed before e. */
+static char *unquote(char *p, char *e, size_t *n)
+{
+    char *w = p, *s = p + 1;
+    for (;;) {
+        char *q = memchr(s, '"', (size_t)(e - s));
+        char *stop = q ? q : e;
+        memmove(w, s, (size_t)(stop - s));
+        w += stop - s;
+        if (q && q + 1 < e && q[1] == '"') {
+            *w++ = '"';
+            s = q + 2;
+            continue;
+        }
+        *n = (size_t)(w - p);
+        return q ? q + 1 : NULL;
+    }
+}
+
+static void split_quoted(logr *r, char *p, char *e)
+{
+    size_t nf = 0;
+    unsigned long line = r->rec_line;
+    for (;;) {
+        char *next;
+        if (p < e && *p == '"') {
+            size_t n;
+            unsigned long qline = line;
+            char *after = unquote(p, e, &n);
+            add_field(r, &nf, p, n);
+            line += count_nl(p, n);
+            if (!after) {
+                problem(r, REC_UNTERMINATED, nf - 1, qline);
+                break;
+            }
+            next = after;
+            if (after < e && *after != ',') {
+                char *c = memchr(after, ',', (size_t)(e - after));
+                next = c ? c : e;
+                if (r->prob == REC_OK) {
+                    r->junk = after;
+                    r->junk_n = (size_t)(next - after);
+                }
+                problem(r, REC_JUNK, nf - 1, line);
+            }
+        } else {
+            char *c = memchr(p, ',', (size_t)(e - p));
+            next = c ? c : e;
+            add_field(r, &nf, p, (size_t)(next - p));
+        }
+        if (next >= e)
+            break;
+        p = next + 1;
+    }
+    r->nf = nf;
+}
+
+static size_t nul_field(const logr *r)
+{
+    size_t n = r->nf < LOG_MAX_COLUMNS ? r->nf : LOG_MAX_COLUMNS;
+    for (size_t i = 0; i < n; i++)
+        if (memchr(r->f[i].p, '\0', r->f[i].n))
+            return i;
+    return SIZE_MAX;
+}
+
+/* Reads and splits the next non-blank record: 1, 0 at end of file, -2 on a
+ * fatal error (reported).  Problems with the record are left in r->prob. */
+static int read_record(logr *r, diag_list *d)
+{
+    for (;;) {
+        size_t len;
+        int quoted;
+        r->rec_line = r->line;
+        r->prob = REC_OK;
+        r->nf = 0;
+        rec_end k = find_record(r, d, &len, &quoted);
+        if (k == END_FATAL)
+            return -2;
+        if (k == END_NONE)
+            return 0;
+        if (k == END_LONG) {
+            r->prob = REC_TOO_LONG;
+            return 1;
+        }
+        char *b = r->buf + r->pos;
+        r->pos += len + (k == END_NL);
+        r->line += (quoted ? count_nl(b, len) : 0) + (k == END_NL);
+        if (len > LOG_MAX_RECORD) {
+            long_record_id(r, b, b + len);
+            r->prob = REC_TOO_LONG;
+            return 1;
+        }
+        if (k != END_UNTERM && len > 0 && b[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            continue;
+        int has_nul = memchr(b, '\0', len) != NULL;
+        if (quoted)
+            split_quoted(r, b, b + len);
+        else
+            split_plain(r, b, b + len);
+        if (has_nul) {
+            r->prob = REC_OK;
+            problem(r, REC_NUL, nul_field(r), r->rec_line);
+        }
+        return 1;
+    }
+}
+
+/* ---- the header ---------------------------------------------------------- */
+
+static int skip_bom(logr *r, diag_list *d)
+{
+    while (r->end - r->pos < 3 && !r->eof)
+        if (!refill(r, d))
+            return 0;
+    if (r->end - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
+        r->pos += 3;
+    return 1;
+}
+
+/* Exact title first; failing that, ignoring ASCII case and surrounding
+ * spaces, so "Date " and "date" both find the column titled "date". */
+static int find_column(const schema *s, const field *f)
+{
+    for (size_t j = 0; j < s->ncols; j++) {
+        const char *t = col_title(&s->cols[j]);
+        if (strlen(t) == f->n && memcmp(t, f->p, f->n) == 0)
+            return (int)j;
+    }
+    field h = *f;
+    trim_field(&h);
+    for (size_t j = 0; j < s->ncols; j++) {
+        const char *t = col_title(&s->cols[j]);
+        size_t b = 0, e = strlen(t);
+        trim_span(t, &b, &e);
+        if (e - b != h.n)
+            continue;
+        size_t i = 0;
+        while (i < h.n && lower((unsigned char)h.p[i]) == lower((unsigned char)t[b + i]))
+            i++;
+        if (i == h.n)
+            return (int)j;
+    }
+    return -1;
+}
+
+/* The schema title closest to an unknown header title, if any is close. */
+static const char *suggest(const schema *s, const char *t)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t j = 0; j < s->ncols; j++) {
+        const sch_column *c = &s->cols[j];
+        size_t dt = diag_distance(t, col_title(c), 2);
+        size_t dn = diag_distance(t, c->name, 2);
+        size_t dd = dt < dn ? dt : dn;
+        if (dd < bd) {
+            bd = dd;
+            best = col_title(c);
+        }
+    }
+    return best;
+}
+
+static int header_problem(logr *r, diag_list *d)
+{
+    char v[SHOW_BUF], w[SHOW_BUF];
+    size_t fi = r->prob_field;
+    const field *f = fi < r->nf && fi < LOG_MAX_COLUMNS ? &r->f[fi] : &(field){ NULL, 0 };
+    switch (r->prob) {
+    case REC_OK:
+        return 0;
+    case REC_TOO_LONG:
+        diag_data(d, r->name, r->rec_line, "header row is longer than %d bytes", LOG_MAX_RECORD);
+        break;
+    case REC_NUL:
+        diag_data(d, r->name, r->rec_line, "NUL byte in data (header row)");
+        break;
+    case REC_UNTERMINATED:
+        diag_data(d, r->name, r->prob_line,
+                  "header: quoted title '\"%s' is never closed: expected a closing '\"'",
+                  show(v, f->p, f->n));
+        break;
+    case REC_JUNK:
+        diag_data(d, r->name, r->prob_line,
+                  "header: '\"%s\"%s' has text after the closing quote: expected ',' or the end of the line",
+                  show(v, f->p, f->n), show(w, r->junk, r->junk_n));
+        break;
+    }
+    return 1;
+}
+
+static int check_titles(logr *r, diag_list *d)
+{
+    const schema *s = r->s;
+    unsigned long line = r->rec_line;
+    int ok = 1;
+    for (size_t h = 0; h < r->nhdr; h++) {
+        int j = find_column(s, &r->f[h]);
+        if (j >= 0 && r->col[j].pos >= 0) {
+            diag_data(d, r->name, line, "duplicate column '%s' in header (columns %d and %zu)",
+                      r->htitle[h], r->col[j].pos + 1, h + 1);
+            ok = 0;
+        } else if (j >= 0) {
+            r->col[j].pos = (int)h;
+        } else if (s->ignore_extra) {
+            continue;
+        } else if (r->htitle[h][0] == '\0') {
+            diag_data(d, r->name, line, "column %zu of the header has no title", h + 1);
+            ok = 0;
+        } else {
+            const char *g = suggest(s, r->htitle[h]);
+            diag_data(d, r->name, line, "unknown column '%s' in header%s%s%s", r->htitle[h],
+                      g ? "; did you mean '" : "", g ? g : "", g ? "'?" : "");
+            ok = 0;
+        }
+    }
+    for (size_t j = 0; j < s->ncols; j++) {
+        const sch_column *c = &s->cols[j];
+        if (r->col[j].pos >= 0 || (c->presence != PRES_REQUIRED && (int)j != s->date_col))
+            continue;
+        if (c->label)
+            diag_data(d, r->name, line, "missing required column '%s' (%s)", col_title(c), c->label);
+        else
+            diag_data(d, r->name, line, "missing required column '%s'", col_title(c));
+        ok = 0;
+    }
+    return ok;
+}
+
+/* Enum values are compared by length first, for every row. */
+static int value_lengths(logr *r, diag_list *d)
+{
+    const schema *s = r->s;
+    size_t total = 0;
+    for (size_t j = 0; j < s->ncols; j++)
+        total += s->cols[j].nvalues;
+    if (!(r->vlens = mem_array(total, sizeof *r->vlens)))
+        return fatal_oom(r, d), 0;
+    size_t *v = r->vlens;
+    for (size_t j = 0; j < s->ncols; j++) {
+        r->col[j].vlen = v;
+        for (size_t k = 0; k < s->cols[j].nvalues; k++)
+            *v++ = strlen(s->cols[j].values[k]);
+    }
+    return 1;
+}
+
+/* Maps header positions to schema columns once, so rows are read by index. */
+static int map_header(logr *r, diag_list *d)
+{
+    const schema *s = r->s;
+    r->nhdr = r->nf;
+    r->htitle = mem_calloc(r->nhdr, sizeof *r->htitle);
+    r->col = mem_array(s->ncols, sizeof *r->col);
+    r->pp = mem_array(s->ncols, sizeof *r->pp);
+    if (!r->htitle || !r->col || !r->pp)
+        return fatal_oom(r, d), 0;
+    for (size_t h = 0; h < r->nhdr; h++) {
+        field t = r->f[h];
+        trim_field(&t);
+        if (!(r->htitle[h] = mem_strndup(t.p, t.n)))
+            return fatal_oom(r, d), 0;
+    }
+    for (size_t j = 0; j < s->ncols; j++)
+        r->col[j].pos = -1;
+    if (!check_titles(r, d))
+        return 0;
+    for (size_t j = 0; j < s->ncols; j++) {
+        const sch_column *c = &s->cols[j];
+        int pos = r->col[j].pos;
+        r->col[j].required = c->presence == PRES_REQUIRED || (int)j == s->date_col ||
+                             ((int)j == s->patient_col && pos >= 0);
+        if (c->per_patient && pos >= 0)
+            r->pp[r->npp++] = j;
+    }
+    if (s->patient_col >= 0 && (size_t)s->patient_col < s->ncols)
+        r->id_pos = r->col[s->patient_col].pos;
+    return value_lengths(r, d);
+}
+
+static int read_header(logr *r, diag_list *d)
+{
+    if (!skip_bom(r, d))
+        return 0;
+    int k = read_record(r, d);
+    if (k < 0)
+        return 0;
+    if (k == 0) {
+        diag_data(d, r->name, 0, "empty file: expected a header row naming the columns");
+        return 0;
+    }
+    if (header_problem(r, d))
+        return 0;
+    if (r->nf > LOG_MAX_COLUMNS) {
+        diag_data(d, r->name, r->rec_line, "header has %zu columns, more than the limit of %d",
+                  r->nf, LOG_MAX_COLUMNS);
+        return 0;
+    }
+    return map_header(r, d);
+}
+
+/* "dir/p17.csv" -> "p17"; "-" -> "stdin". */
+static char *file_id(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return mem_strdup("stdin");
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *dot = strrchr(b, '.');
+    return mem_strndup(b, dot && dot != b ? (size_t)(dot - b) : strlen(b));
+}
+
+logr *logr_open(const schema *s, const char *path, diag_list *d)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        char eb[128];
+        diag_data(d, name, 0, "cannot open log file: %s", errstr(errno, eb));
+        return NULL;
+    }
+    logr *r = mem_calloc(1, sizeof *r);
+    if (!r) {
+        if (!is_stdin)
+            close(fd);
+        diag_data(d, name, 0, "out of memory while reading the log");
+        return NULL;
+    }
+    r->s = s;
+    r->path = path;
+    r->name = name;
+    r->fd = fd;
+    r->close_fd = !is_stdin;
+    r->line = 1;
+    r->id_pos = -1;
+    r->cap = LOG_BUF_INIT;
+    r->buf = mem_alloc(r->cap);
+    r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
+    r->file_id = file_id(path);
+    if (!r->buf || !r->f || !r->file_id) {
+        fatal_oom(r, d);
+        logr_close(r);
+        return NULL;
+    }
+    if (!read_header(r, d)) {
+        logr_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void logr_close(logr *r)
+{
+    if (!r)
+        return;
+    if (r->close_fd)
+        close(r->fd);
+    if (r->htitle)
+        for (size_t h = 0; h < r->nhdr; h++)
+            mem_free(r->htitle[h]);
+    mem_free(r->htitle);
+    mem_free(r->col);
+    mem_free(r->vlens);
+    mem_free(r->pp);
+    mem_free(r->file_id);
+    mem_free(r->buf);
+    mem_free(r->f);
+    mem_free(r->seen);
+    mem_free(r->ids);
+    mem_free(r);
+}
+
+unsigned long logr_rows(const logr *r) { return r->rows; }
+
+/* ---- patients seen ------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static seen_ent *seen_slot(seen_ent *t, size_t cap, uint64_t h)
+{
+    size_t i = (size_t)h & (cap - 1);
+    while (t[i].line)
+        i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+static int seen_grow(logr *r)
+{
+    size_t nc = r->seen_cap ? r->seen_cap * 2 : 256;
+    seen_ent *t = mem_calloc(nc, sizeof *t);
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < r->seen_cap; i++)
+        if (r->seen[i].line)
+            *seen_slot(t, nc, r->seen[i].hash) = r->seen[i];
+    mem_free(r->seen);
+    r->seen = t;
+    r->seen_cap = nc;
+    return 1;
+}
+
+/* 1: id is new and recorded; 0: seen before, *first = its first line;
+ * -1: out of memory. */
+static int seen_add(logr *r, const char *id, size_t n, unsigned long line, unsigned long *first)
+{
+    if (r->seen_n * 2 >= r->seen_cap && !seen_grow(r))
+        return -1;
+    uint64_t h = hash_bytes(id, n);
+    size_t mask = r->seen_cap - 1, i = (size_t)h & mask;
+    for (; r->seen[i].line; i = (i + 1) & mask) {
+        const seen_ent *e = &r->seen[i];
+        if (e->hash == h && e->len == n && memcmp(r->ids + e->off, id, n) == 0) {
+            *first = e->line;
+            return 0;
+        }
+    }
+    char *ids = mem_grow(r->ids, &r->ids_cap, r->ids_len + n, 1);
+    if (!ids)
+        return -1;
+    r->ids = ids;
+    memcpy(ids + r->ids_len, id, n);
+    r->seen[i] = (seen_ent){ h, r->ids_len, n, line };
+    r->ids_len += n;
+    r->seen_n++;
+    return 1;
+}
+
+/* ---- values --------------------------------------------------------------- */
+
+static int put_text(patient *p, const char *v, size_t n, cell *c)
+{
+    if (n > 0) {
+        char *t = mem_grow(p->text, &p->text_cap, p->text_len + n, 1);
+        if (!t)
+            return 0;
+        p->text = t;
+        memcpy(t + p->text_len, v, n);
+    }
+    c->s.off = (uint32_t)p->text_len;
+    c->s.len = (uint32_t)n;
+    p->text_len += n;
+    return 1;
+}
+
+/* -?[0-9]+ as a double: scores are small, and a long run of digits only has
+ * to compare correctly against the range. */
+static int parse_int(const char *s, size_t n, double *out)
+{
+    size_t i = s[0] == '-';
+    if (i == n)
+        return 0;
+    double x = 0;
+    for (; i < n; i++) {
+        unsigned dg = (unsigned char)s[i] - '0';
+        if (dg > 9)
+            return 0;
+        x = x * 10 + dg;
+    }
+    *out = s[0] == '-' && x != 0 ? -x : x;
+    return 1;
+}
+
+/* -?digits with an optional '.', nothing else (no exponent, inf, nan, hex).
+ * Up to 2^53 with 22 decimals one division is exact and correctly rounded;
+ * longer numbers go to strtod, NUL-terminated in place (buf[end] is ours). */
+static int parse_decimal(char *s, size_t n, double *out)
+{
+    static const double p10[23] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+    size_t i = s[0] == '-';
+    uint64_t m = 0;
+    int digits = 0, frac = 0, dot = 0, exact = 1;
+    for (; i < n; i++) {
+        if (s[i] == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        unsigned dg = (unsigned char)s[i] - '0';
+        if (dg > 9)
+            return 0;
+        digits++;
+        frac += dot;
+        if (m < (1ULL << 53) / 10 + 1)
+            m = m * 10 + dg;
+        else
+            exact = 0;
+    }
+    if (!digits)
+        return 0;
+    double x;
+    if (exact && m <= (1ULL << 53) && frac <= 22) {
+        x = (double)m / p10[frac];
+        if (s[0] == '-')
+            x = -x;
+    } else {
+        char keep = s[n];
+        s[n] = '\0';
+        x = strtod(s, NULL);
+        s[n] = keep;
+    }
+    *out = x == 0 ? 0.0 : x; /* no "-0" in messages */
+    return 1;
+}
+
+static int parse_bool(const char *s, size_t n, int32_t *out)
+{
+    static const char *const words[] = { "no", "yes", "n", "y", "false", "true", "0", "1" };
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+        if (ieq(s, n, words[k])) {
+            *out = (int32_t)(k & 1);
+            return 1;
+        }
+    return 0;
+}
+
+static int parse_enum(const sch_column *c, const size_t *vlen, const char *s, size_t n, int32_t *out)
+{
+    for (size_t k = 0; k < c->nvalues; k++)
+        if (vlen[k] == n && memcmp(c->values[k], s, n) == 0) {
+            *out = (int32_t)k;
+            return 1;
+        }
+    for (size_t k = 0; k < c->nvalues; k++)
+        if (ieq(s, n, c->values[k])) {
+            *out = (int32_t)k;
+            return 1;
+        }
+    return 0;
+}
+
+static const char *value_list(const sch_column *c, char *buf, size_t sz)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < c->nvalues; k++) {
+        int w = snprintf(buf + o, sz - o, "%s%s", k ? ", " : "", c->values[k]);
+        if (w < 0 || (size_t)w >= sz - o) {
+            memcpy(buf + sz - 4, "...", 4);
+            break;
+        }
+        o += (size_t)w;
+    }
+    return buf;
+}
+
+static const char *expected(const sch_column *c, const char *what, char *buf, size_t sz)
+{
+    if (c->has_range)
+        snprintf(buf, sz, "%s from %g to %g", what, c->lo, c->hi);
+    else
+        snprintf(buf, sz, "%s", what);
+    return buf;
+}
+
+/* Numbers and scores share the messages; whole says scores must be integers. */
+static int check_number(logr *r, diag_list *d, size_t j, field v, int whole, cell *out)
+{
+    const sch_column *c = &r->s->cols[j];
+    char sv[SHOW_BUF], ex[128];
+    const char *what = whole ? "a score" : "a number";
+    double x;
+    if (whole ? !parse_int(v.p, v.n, &x) : !parse_decimal(v.p, v.n, &x)) {
+        int frac = whole && parse_decimal(v.p, v.n, &x);
+        bad(r, d, r->rec_line, "column '%s': '%s' is not a %s: expected %s", ctitle(r, j),
+            show(sv, v.p, v.n), frac ? "whole number" : "number", expected(c, what, ex, sizeof ex));
+        return 2;
+    }
+    if (c->has_range && (x < c->lo || x > c->hi)) {
+        bad(r, d, r->rec_line, "column '%s': '%s' is out of range: expected %s", ctitle(r, j),
+            show(sv, v.p, v.n), expected(c, what, ex, sizeof ex));
+        return 2;
+    }
+    out->num = x;
+    return 1;
+}
+
+static int empty_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
+{
+    const sch_column *col = &r->s->cols[j];
+    if (r->col[j].required) {
+        bad(r, d, r->rec_line, "column '%s' is required but empty", ctitle(r, j));
+        return 2;
+    }
+    if (col->presence != PRES_DEFAULT) {
+        c->num = 0;
+        return 0;
+    }
+    if (col->type != COL_TEXT) {
+        *c = col->defval;
+        return 1;
+    }
+    const char *t = col->defval_text ? col->defval_text : "";
+    return put_text(p, t, strlen(t), c) ? 1 : -1;
+}
+
+/* Validates one value into *c.  Returns the `known` byte: 0 empty, 1 value,
+ * 2 invalid (reported; only ever seen inside a bad patient), or -1 on OOM. */
+static int parse_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
+{
+    const sch_column *col = &r->s->cols[j];
+    int pos = r->col[j].pos;
+    field v = pos >= 0 ? r->f[pos] : (field){ NULL, 0 };
+    if (col->type != COL_TEXT && v.n)
+        trim_field(&v);
+    if (v.n == 0)
+        return empty_cell(r, p, d, j, c);
+    char sv[SHOW_BUF], list[400];
+    c->num = 0;
+    switch (col->type) {
+    case COL_DATE:
+        if (date_parse(v.p, v.n, &c->i))
+            return 1;
+        bad(r, d, r->rec_line, "column '%s': '%s' is not a valid date: expected YYYY-MM-DD",
+            ctitle(r, j), show(sv, v.p, v.n));
+        return 2;
+    case COL_SCORE:
+    case COL_NUMBER:
+        return check_number(r, d, j, v, col->type == COL_SCORE, c);
+    case COL_BOOL:
+        if (parse_bool(v.p, v.n, &c->i))
+            return 1;
+        bad(r, d, r->rec_line, "column '%s': '%s' is not yes/no", ctitle(r, j), show(sv, v.p, v.n));
+        return 2;
+    case COL_ENUM:
+    case COL_STAGE:
+        if (parse_enum(col, r->col[j].vlen, v.p, v.n, &c->i))
+            return 1;
+        bad(r, d, r->rec_line, "column '%s': '%s' is not one of: %s", ctitle(r, j),
+            show(sv, v.p, v.n), value_list(col, list, sizeof list));
+        return 2;
+    case COL_TEXT:
+        if (v.n > UINT32_MAX - p->text_len) {
+            bad(r, d, r->rec_line, "column '%s': the text of this patient exceeds 4 GiB",
+                ctitle(r, j));
+            return 2;
+        }
+        return put_text(p, v.p, v.n, c) ? 1 : -1;
+    }
+    return 2;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+static int reserve_rows(patient *p, size_t rows)
+{
+    if (rows <= p->row_cap)
+        return 1;
+    size_t nc = p->row_cap ? p->row_cap : 64;
+    while (nc < rows)
+        nc *= 2;
+    if (nc > SIZE_MAX / sizeof(cell) / p->ncols)
+        return 0;
+    cell *c = mem_realloc(p->cells, nc * p->ncols * sizeof *c);
+    if (!c)
+        return 0;
+    p->cells = c;
+    uint8_t *k = mem_realloc(p->known, nc * p->ncols);
+    if (!k)
+        return 0;
+    p->known = k;
+    unsigned long *l = mem_realloc(p->line, nc * sizeof *l);
+    if (!l)
+        return 0;
+    p->line = l;
+    p->row_cap = nc;
+    return 1;
+}
+
+static void check_date(logr *r, patient *p, diag_list *d, size_t row)
+{
+    size_t j = (size_t)r->s->date_col, at = row * p->ncols + j;
+    if (p->known[at] != 1)
+        return;
+    int32_t day = p->cells[at].i;
+    if (r->have_prev && day <= r->prev_day) {
+        char a[11], b[11];
+        date_format(day, a);
+        date_format(r->prev_day, b);
+        if (day == r->prev_day)
+            bad(r, d, r->rec_line, "duplicate date %s (also at line %lu)", a, r->prev_line);
+        else
+            bad(r, d, r->rec_line,
+                "date %s comes before the previous row's %s: rows must be in date order", a, b);
+    }
+    r->have_prev = 1;
+    r->prev_day = day;
+    r->prev_line = r->rec_line;
+}
+
+static int same_cell(col_type t, const patient *p, size_t a, size_t b)
+{
+    if (p->known[a] != p->known[b])
+        return 0;
+    if (!p->known[a])
+        return 1;
+    const cell *x = &p->cells[a], *y = &p->cells[b];
+    switch (t) {
+    case COL_SCORE:
+    case COL_NUMBER:
+        return x->num == y->num;
+    case COL_TEXT:
+        return x->s.len == y->s.len && memcmp(p->text + x->s.off, p->text + y->s.off, x->s.len) == 0;
+    default:
+        return x->i == y->i;
+    }
+}
+
+/* A stored value for a message: 'value' or empty. */
+static const char *cell_text(const logr *r, const patient *p, size_t j, size_t at, char *buf)
+{
+    const sch_column *c = &r->s->cols[j];
+    const cell *x = &p->cells[at];
+    char v[SHOW_BUF];
+    if (!p->known[at])
+        return "empty";
+    switch (c->type) {
+    case COL_DATE:
+        date_format(x->i, v);
+        break;
+    case COL_SCORE:
+    case COL_NUMBER:
+        snprintf(v, sizeof v, "%g", x->num);
+        break;
+    case COL_BOOL:
+        strcpy(v, x->i ? "yes" : "no");
+        break;
+    case COL_ENUM:
+    case COL_STAGE:
+        show(v, c->values[x->i], strlen(c->values[x->i]));
+        break;
+    case COL_TEXT:
+        show(v, p->text + x->s.off, x->s.len);
+        break;
+    }
+    snprintf(buf, SHOW_BUF + 2, "'%s'", v);
+    return buf;
+}
+
+static void check_same(logr *r, patient *p, diag_list *d, size_t row)
+{
+    for (size_t i = 0; i < r->npp; i++) {
+        size_t j = r->pp[i], at = row * p->ncols + j;
+        if (p->known[j] == 2 || p->known[at] == 2 || same_cell(r->s->cols[j].type, p, j, at))
+            continue;
+        char a[SHOW_BUF + 2], b[SHOW_BUF + 2], id[SHOW_BUF];
+        bad(r, d, r->rec_line, "column '%s' must be the same on every row of patient '%s': %s here, %s at line %lu",
+            ctitle(r, j), show(id, p->id, strlen(p->id)), cell_text(r, p, j, at, a),
+            cell_text(r, p, j, j, b), p->line[0]);
+    }
+}
+
+/* Stores the current record as a row of p.  0 on out of memory. */
+static int store_row(logr *r, patient *p, diag_list *d)
+{
+    size_t nc = p->ncols, row = p->nrows;
+    if (!reserve_rows(p, row + 1))
+        return 0;
+    cell *c = p->cells + row * nc;
+    uint8_t *k = p->known + row * nc;
+    for (size_t j = 0; j < nc; j++) {
+        int kk = parse_cell(r, p, d, j, &c[j]);
+        if (kk < 0)
+            return 0;
+        k[j] = (uint8_t)kk;
+    }
+    p->line[row] = r->rec_line;
+    p->nrows++;
+    if (r->s->date_col >= 0)
+        check_date(r, p, d, row);
+    if (row > 0)
+        check_same(r, p, d, row);
+    return 1;
+}
+
+/* 1 when the record is unusable as a row (reported). */
+static int row_problem(logr *r, diag_list *d)
+{
+    char v[SHOW_BUF], w[SHOW_BUF];
+    size_t fi = r->prob_field;
+    const field *f = fi < r->nf && fi < LOG_MAX_COLUMNS ? &r->f[fi] : NULL;
+    switch (r->prob) {
+    case REC_OK:
+        break;
+    case REC_TOO_LONG:
+        bad(r, d, r->rec_line, "row is longer than %d bytes: skipped up to the next line", LOG_MAX_RECORD);
+        return 1;
+    case REC_NUL:
+        if (f)
+            bad(r, d, r->rec_line, "NUL byte in data (column '%s')", pos_title(r, fi));
+        else
+            bad(r, d, r->rec_line, "NUL byte in data");
+        return 1;
+    case REC_UNTERMINATED:
+        bad(r, d, r->prob_line,
+            "column '%s': quoted value '\"%s' is never closed: expected a closing '\"' before the end of the file",
+            pos_title(r, fi), f ? show(v, f->p, f->n) : "");
+        return 1;
+    case REC_JUNK:
+        bad(r, d, r->prob_line,
+            "column '%s': '\"%s\"%s' has text after the closing quote: expected ',' or the end of the line",
+            pos_title(r, fi), f ? show(v, f->p, f->n) : "", show(w, r->junk, r->junk_n));
+        return 1;
+    }
+    if (r->nf != r->nhdr) {
+        bad(r, d, r->rec_line, "row has %zu fields, the header has %zu", r->nf, r->nhdr);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- patients ------------------------------------------------------------- */
+
+/* The patient id of the current record; 0 when it has none (the row then
+ * belongs to the patient being read). */
+static int row_id(logr *r, field *id)
+{
+    size_t pos = (size_t)r->id_pos;
+    if (r->prob == REC_TOO_LONG) {
+        if (r->long_n == SIZE_MAX)
+            return 0;
+        *id = (field){ r->long_id, r->long_n };
+    } else if (pos < r->nf && pos < LOG_MAX_COLUMNS) {
+        *id = r->f[pos];
+    } else {
+        return 0;
+    }
+    if (r->s->cols[r->s->patient_col].type != COL_TEXT)
+        trim_field(id);
+    return id->n > 0;
+}
+
+static int same_id(const logr *r, const patient *p, field id)
+{
+    if ((id.n > LOG_MAX_ID) != r->id_long)
+        return 0;
+    size_t kn = id.n > LOG_MAX_ID ? LOG_MAX_ID : id.n;
+    return kn == r->id_len && memcmp(p->id, id.p, kn) == 0;
+}
+
+/* check: an id from the patient column (limited in length, must not have
+ * been seen before) rather than the file's name.  0 on out of memory. */
+static int start_patient(logr *r, patient *p, diag_list *d, const char *id, size_t n, int check)
+{
+    size_t kn = check && n > LOG_MAX_ID ? LOG_MAX_ID : n;
+    char *buf = mem_grow(p->id, &p->id_cap, kn + 1, 1);
+    if (!buf)
+        return 0;
+    p->id = buf;
+    memcpy(buf, id, kn);
+    buf[kn] = '\0';
+    r->started = 1;
+    r->id_len = kn;
+    r->id_long = kn < n;
+    char v[SHOW_BUF];
+    if (r->id_long) {
+        bad(r, d, r->rec_line, "column '%s': '%s' is too long: expected a patient id of at most %d bytes",
+            ctitle(r, (size_t)r->s->patient_col), show(v, id, n), LOG_MAX_ID);
+        return 1;
+    }
+    if (!check || kn == 0)
+        return 1;
+    unsigned long first = 0;
+    int k = seen_add(r, id, kn, r->rec_line, &first);
+    if (k < 0)
+        return 0;
+    if (k == 0)
+        bad(r, d, r->rec_line, "rows for patient '%s' are not together: it already appeared at line %lu",
+            show(v, id, kn), first);
+    return 1;
+}
+
+enum { TAKE_OK, TAKE_NEXT, TAKE_FATAL };
+
+/* Adds the current record to p, or says it starts the next patient. */
+static int take_row(logr *r, patient *p, diag_list *d)
+{
+    if (r->id_pos < 0) {
+        if (!r->started && !start_patient(r, p, d, r->file_id, strlen(r->file_id), 0))
+            return TAKE_FATAL;
+    } else {
+        field id = { NULL, 0 };
+        int has = row_id(r, &id);
+        if (!r->started) {
+            if (!start_patient(r, p, d, has ? id.p : "", has ? id.n : 0, 1))
+                return TAKE_FATAL;
+        } else if (has && !same_id(r, p, id)) {
+            return TAKE_NEXT;
+        }
+    }
+    if (++r->prows > LOG_MAX_ROWS && r->perr < LOG_MAX_PATIENT_ERRORS) {
+        char v[SHOW_BUF];
+        bad(r, d, r->rec_line, "patient '%s' has more than %d rows", show(v, p->id, strlen(p->id)),
+            LOG_MAX_ROWS);
+        r->perr = LOG_MAX_PATIENT_ERRORS;
+    }
+    if (r->perr >= LOG_MAX_PATIENT_ERRORS || row_problem(r, d))
+        return TAKE_OK;
+    return store_row(r, p, d) ? TAKE_OK : TAKE_FATAL;
+}
+
+static void begin_patient(logr *r, patient *p)
+{
+    if (p->ncols != r->s->ncols) {
+        /* Row capacity was counted in rows of the old width. */
+        mem_free(p->cells);
+        mem_free(p->known);
+        mem_free(p->line);
+        p->cells = NULL;
+        p->known = NULL;
+        p->line = NULL;
+        p->row_cap = 0;
+        p->ncols = r->s->ncols;
+    }
+    patient_clear(p);
+    p->path = r->path;
+    r->started = 0;
+    r->perr = 0;
+    r->prows = 0;
+    r->have_prev = 0;
+}
+
+int logr_next(logr *r, patient *p, diag_list *d)
+{
+    if (r->dead || r->done)
+        return LOGR_END;
+    begin_patient(r, p);
+    for (;;) {
+        if (!r->pending) {
+            int k = read_record(r, d);
+            if (k < 0) {
+                r->dead = 1;
+                return LOGR_FATAL;
+            }
+            if (k == 0) {
+                r->done = 1;
+                return !r->started ? LOGR_END : r->perr ? LOGR_BAD : LOGR_PATIENT;
+            }
+            r->rows++;
+        }
+        r->pending = 0;
+        switch (take_row(r, p, d)) {
+        case TAKE_NEXT:
+            r->pending = 1;
+            return r->perr ? LOGR_BAD : LOGR_PATIENT;
+        case TAKE_FATAL:
+            return fatal_oom(r, d);
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- patient tables --------------------------------------------------------- */
+
+void patient_init(patient *p) { memset(p, 0, sizeof *p); }
+
+void patient_clear(patient *p)
+{
+    p->nrows = 0;
+    p->text_len = 0;
+    if (p->id)
+        p->id[0] = '\0';
+}
+
+void patient_free(patient *p)
+{
+    mem_free(p->id);
+    mem_free(p->cells);
+    mem_free(p->known);
+    mem_free(p->line);
+    mem_free(p->text);
+    patient_init(p);
+}

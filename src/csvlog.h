@@ -1,0 +1,40 @@
+/* csvlog.h — streaming reader for symptom logs in CSV (RFC 4180).
+ *
+ * A log is read one patient at a time: every value is validated against the
+ * schema and stored in a reused `patient` table, so a large batch file is
+ * never held in memory.  Errors go to the diag_list as path:line records;
+ * nothing is printed.  One logr per thread: readers share no state. */
+#ifndef TENDO_CSVLOG_H
+#define TENDO_CSVLOG_H
+
+#include "diag.h"
+#include "schema.h"
+
+typedef struct logr logr;
+
+/* logr_next results */
+enum {
+    LOGR_PATIENT = 1,  /* a valid patient is in p */
+    LOGR_END = 0,      /* end of file (also every call after LOGR_FATAL) */
+    LOGR_BAD = -1,     /* this patient had errors (reported, skipped): call again */
+    LOGR_FATAL = -2    /* the rest of the file is unusable (reported) */
+};
+
+/* path "-" reads standard input (named "<stdin>" in diagnostics).  Returns
+ * NULL, with a diag naming the file, when it cannot be opened or its header
+ * is unusable (missing required column, unknown column unless
+ * schema->ignore_extra, duplicate column, empty file).  s and path must stay
+ * valid until logr_close: patients point at path. */
+logr *logr_open(const schema *s, const char *path, diag_list *d);
+
+/* Reads the next patient into p (p->path = the path given to logr_open).
+ * Returns one of the LOGR_* values above.  A bad patient gets at most 10
+ * diagnostics, each naming file, line, column, value and what was expected. */
+int logr_next(logr *r, patient *p, diag_list *d);
+
+void logr_close(logr *r);               /* NULL is fine */
+
+/* Data rows read so far (header and blank lines excluded). */
+unsigned long logr_rows(const logr *r);
+
+#endif

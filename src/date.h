@@ -1,0 +1,16 @@
+/* date.h — calendar dates as day numbers (days since 1970-01-01, proleptic
+ * Gregorian), so date differences are plain subtraction. */
+#ifndef TENDO_DATE_H
+#define TENDO_DATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parse exactly "YYYY-MM-DD" (n bytes, not NUL-terminated); 1 on success,
+ * 0 when malformed or not a real calendar date (2023-02-29, 2024-13-01). */
+int date_parse(const char *s, size_t n, int32_t *out);
+/* Writes "YYYY-MM-DD" and a NUL into buf (11 bytes). */
+void date_format(int32_t day, char buf[11]);
+int32_t date_from_ymd(int y, unsigned m, unsigned d);
+
+#endif
