@@ -86,10 +86,10 @@ demo: $(BUILD)/tendo
 
 # The whole suite twice: release build, then ASan+UBSan build.
 test: $(BUILD)/tendo $(BUILD)/tendo-asan $(addprefix $(BUILD)/obj/unit/,$(UNIT_BINS)) $(addprefix $(BUILD)/asan/unit/,$(UNIT_BINS))
-	@sh tests/run.sh $(BUILD)
+	@python3 tests/run.py $(BUILD)
 
 test-fast: $(BUILD)/tendo $(addprefix $(BUILD)/obj/unit/,$(UNIT_BINS))
-	@TENDO_NO_ASAN=1 sh tests/run.sh $(BUILD)
+	@TENDO_NO_ASAN=1 python3 tests/run.py $(BUILD)
 
 check-rules: $(BUILD)/tendo
 	$(BUILD)/tendo check rules/*.rules

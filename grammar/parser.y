@@ -397,12 +397,12 @@ opt_refer
 decision
     : STOP                            { NEW($$, ast_rule_new(pc, R_STOP, @1)); }
     | REGRESS opt_to opt_reduce       { NEW($$, ast_rule_new(pc, R_REGRESS, @1));
-                                        $$->target = $2; $$->target_loc = ctx_loc(pc, @2);
+                                        $$->target = $2; $$->target_loc = ctx_loc(pc, pc->target_loc);
                                         $$->reduce_pct = $3; $$->reduce_loc = ctx_loc(pc, @3); }
     | HOLD opt_reduce opt_for         { NEW($$, ast_rule_new(pc, R_HOLD, @1));
                                         $$->reduce_pct = $2; $$->reduce_loc = ctx_loc(pc, @2); $$->for_days = $3; }
     | ADVANCE opt_to                  { NEW($$, ast_rule_new(pc, R_ADVANCE, @1));
-                                        $$->target = $2; $$->target_loc = ctx_loc(pc, @2); }
+                                        $$->target = $2; $$->target_loc = ctx_loc(pc, pc->target_loc); }
     | REFER STRING                    { NEW($$, ast_rule_new(pc, R_REFER, @1)); $$->refer = $2; }
     | FLAG IDENT                      { NEW($$, ast_rule_new(pc, R_FLAG, @1)); $$->name = $2;
                                         $$->name_loc = ctx_loc(pc, @2); }
@@ -410,7 +410,7 @@ decision
 
 opt_to
     : %empty                          { $$ = NULL; }
-    | TO IDENT                        { $$ = $2; }
+    | TO IDENT                        { $$ = $2; pc->target_loc = @2; }
     ;
 
 opt_reduce
@@ -644,6 +644,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, parse_c
             len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
                                     i == 0 ? "" : i == n - 1 ? " or " : ", ", yysymbol_name(exp[i]));
     }
+    int ident_expected = 0;
+    for (int i = 0; i < n; i++)
+        ident_expected |= exp[i] == YYSYMBOL_IDENT;
+    if (ident_expected && keyword_for_symbol_name(yysymbol_name(la)) && len < sizeof msg)
+        len += (size_t)snprintf(msg + len, sizeof msg - len, " (%s is a reserved word: choose another name)",
+                                yysymbol_name(la));
     if (la == YYSYMBOL_IDENT && len < sizeof msg) {
         const char *best = NULL;
         size_t bestd = 3;

@@ -31,6 +31,7 @@ typedef struct parse_ctx {
     ast_column *col;
     ast_dose *dose;
     const char *refer;
+    tdo_loc target_loc;    /* of the stage named by `to STAGE` */
     void *dose_tail;
 } parse_ctx;
 

@@ -411,7 +411,7 @@ static const char HOLD_TEXT[] =
     "Next prescription: isometric \xe2\x80\x94 Stage 1 \xe2\x80\x94 isometric holds\n"
     "  1. Leg press   3 x 8-12, load 5-10 kg\n"
     "  2. Walk        for 20 minutes, every other day, surface \"flat ground\"\n"
-    "  Volume 75% of the listed dose\n"
+    "  Volume 75% of the usual dose: the doses above already include it\n"
     "\n"
     "Decision support for clinicians: it does not replace clinical judgement.\n";
 
