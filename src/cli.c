@@ -8,6 +8,7 @@
 #include "mem.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,9 @@ int main(int argc, char **argv)
     const char *fail = getenv("TENDO_FAIL_ALLOC");
     if (fail)
         mem_fail_at(strtoul(fail, NULL, 10));
+    /* jansson allocates through the project allocator too, so failure
+     * injection reaches the JSON view. */
+    json_set_alloc_funcs(mem_alloc, mem_free);
     if (argc < 2)
         return usage_error("no command given", NULL);
     const char *cmd = argv[1];

@@ -277,7 +277,9 @@ static int fill_outcome(json_t *o, const decision *dec, const tendo_program *p)
 {
     return set(o, "decision", json_string(kind_name(dec->kind))) ||
            set(o, "next_stage", jstr(view_stage_name(p, dec->next_stage))) ||
-           set(o, "volume", jnum(dec->volume)) || set(o, "urgent", json_boolean(dec->urgent)) ||
+           set(o, "volume", jnum(dec->volume)) ||
+           set(o, "for_days", dec->for_days > 0 ? jnum(dec->for_days) : json_null()) ||
+           set(o, "urgent", json_boolean(dec->urgent)) ||
            set(o, "refer", jstr(dec->refer)) ||
            set(o, "flags", jstrings(dec->flags, dec->nflags)) ||
            set(o, "rule", dec->rule ? build(fill_rule, dec->rule, p) : json_null()) ||

@@ -589,7 +589,7 @@ static int is_strings(json_t *a, const char *const *want, size_t n)
 
 static const char *const RECORD_KEYS[] = {
     "patient", "as_of", "protocol", "protocol_version", "rules_sha256", "stage",
-    "days_in_stage", "sessions_in_stage", "decision", "next_stage", "volume", "urgent",
+    "days_in_stage", "sessions_in_stage", "decision", "next_stage", "volume", "for_days", "urgent",
     "refer", "flags", "rule", "because", "prescription", "avoid", "disclaimer", "trace",
 };
 

@@ -1,0 +1,1 @@
+eval --format csv tests/golden/mini.rules tests/golden/patients.csv

@@ -1,0 +1,1 @@
+eval --format json tests/golden/mini.rules tests/golden/patients.csv

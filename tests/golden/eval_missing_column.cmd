@@ -1,0 +1,1 @@
+eval tests/golden/mini.rules tests/golden/missing_column.csv

@@ -1,0 +1,1 @@
+eval tests/golden/mini.rules tests/golden/patients.csv --trace

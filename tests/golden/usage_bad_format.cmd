@@ -1,0 +1,1 @@
+eval --format xml tests/golden/mini.rules tests/golden/patients.csv
