@@ -154,6 +154,7 @@ static const char *fmt_num(parse_ctx *pc, double v)
 %token REQUIRED "'required'" OPTIONAL "'optional'" DEFAULT "'default'" FROM "'from'"
 %token SCORE "'score'" NUMBER_T "'number'" TEXT "'text'" DATE "'date'" YESNO "'yes/no'"
 %token ONE_OF "'one of'" PER_PATIENT "'per patient'" IGNORE_EXTRA "'ignore extra columns'"
+%token REST_OF_ROW "'rest of row'"
 %token YES "'yes'" NO "'no'" TRUE "'true'" FALSE "'false'"
 %token IS_KNOWN "'is known'" IS_UNKNOWN "'is unknown'"
 %token DOTDOT "'..'" LE "'<='" GE "'>='" NE "'!='" NOMATCH "'!~'"
@@ -290,6 +291,7 @@ col_attr
     | OPTIONAL                        { pc->col->optional = 1; }
     | DEFAULT literal                 { pc->col->defval = $2; }
     | PER_PATIENT                     { pc->col->per_patient = 1; }
+    | REST_OF_ROW                     { pc->col->rest_of_row = 1; }
     | FROM STRING                     { pc->col->from = $2; }
     ;
 
@@ -565,6 +567,7 @@ primary
     | NEXT '(' expr ')'               { NEW($$, mk_bin(pc, E_NEXT, @$, $3, NULL)); }
     | PREVIOUS '(' expr ')'           { NEW($$, mk_bin(pc, E_PREV, @$, $3, NULL)); }
     | DAYS IN STAGE                   { NEW($$, mk(pc, E_DAYS_IN_STAGE, @$)); }
+    | NEXT STAGE                      { NEW($$, mk(pc, E_NEXT_STAGE, @$)); }
     | SESSIONS IN STAGE               { NEW($$, mk(pc, E_SESSIONS_IN_STAGE, @$)); }
     | DAYS SINCE primary              { NEW($$, mk_bin(pc, E_DAYS_SINCE, @$, $3, NULL)); }
     ;

@@ -23,7 +23,8 @@ typedef enum {
     E_VALUE_AGO,    /* value(arg, N days ago) */
     E_NEXT, E_PREV, /* next(arg), previous(arg) */
     E_DAYS_IN_STAGE, E_SESSIONS_IN_STAGE,
-    E_DAYS_SINCE    /* days since arg */
+    E_DAYS_SINCE,   /* days since arg */
+    E_NEXT_STAGE    /* the stage being prescribed (modifier conditions only) */
 } expr_kind;
 
 typedef enum {
@@ -89,7 +90,7 @@ typedef struct ast_column {
     const char *unit;
     const char *label;
     const char *from;
-    int required, optional, per_patient;
+    int required, optional, per_patient, rest_of_row;
     ast_expr *defval;   /* NULL unless `default` */
     const char **values; size_t nvalues; src_loc *value_locs; /* one of */
     struct ast_column *next;

@@ -29,6 +29,7 @@ typedef struct checker {
     size_t nlets;
     int depth;
     int cur_stage;      /* stage whose rules are being checked, -1 global */
+    int in_modifier;    /* `next stage` is known only once the decision is */
     size_t errors_at_start;
 } checker;
 
@@ -747,6 +748,14 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
             x->unit = e->kind == E_DAYS_IN_STAGE ? "days" : NULL;
         }
         return x;
+    case E_NEXT_STAGE:
+        if (!c->in_modifier) {
+            ERR(c, e->loc, "'next stage' is known only after the decision: use it in a 'modify when' condition");
+            return NULL;
+        }
+        if ((x = new_cx(c, CX_NEXT_STAGE, TY_STAGE, e->loc)))
+            x->dep = 1;
+        return x;
     case E_DAYS_SINCE:
         a = check_expr(c, e->u.bin.l, -1);
         if (!expect_type(c, a, TY_DATE, "the operand of 'days since'") ||
@@ -931,6 +940,9 @@ static void check_column(checker *c, size_t i, sch_column *s)
         s->values = names;
         s->nvalues = c->p->nstages;
     }
+    s->rest_of_row = col->rest_of_row;
+    if (col->rest_of_row && col->type != T_TEXT)
+        ERR(c, col->loc, "only a text column can take the rest of the row");
     s->presence = col->required ? PRES_REQUIRED : col->defval ? PRES_DEFAULT : PRES_OPTIONAL;
     if (col->defval)
         default_ok(c, col, s);
@@ -1159,7 +1171,9 @@ static void check_modifier(checker *c, ast_decl *d, modifier *m)
     diag_linecol(c->d, a->loc.file, a->loc.start, &m->line, &col);
     if (!a->because)
         ERR(c, a->loc, "a modifier needs 'because \"...\"' inside its braces");
+    c->in_modifier = 1;
     cx *x = check_expr(c, a->cond, -1);
+    c->in_modifier = 0;
     if (expect_type(c, x, TY_BOOL, "a modifier's condition")) {
         m->cond = x;
         label_condition(c, x);

@@ -73,6 +73,7 @@ struct logr {
     field *f;               /* the first LOG_MAX_COLUMNS fields */
     size_t nf;              /* all its fields */
     unsigned long rec_line;
+    int quoted_rec;         /* the record has a quoted field */
     rec_problem prob;
     size_t prob_field;      /* SIZE_MAX when not known */
     unsigned long prob_line;
@@ -88,6 +89,7 @@ struct logr {
     size_t *vlens;
     size_t *pp, npp;        /* per-patient columns present in the header */
     int id_pos;             /* header position of the patient column, or -1 */
+    int rest_last;          /* the last header column takes the rest of the row */
     char *file_id;          /* the patient id when there is no patient column */
 
     /* the patient being read */
@@ -529,6 +531,7 @@ static int read_record(logr *r, diag_list *d)
         if (len == 0)
             continue;
         int has_nul = memchr(b, '\0', len) != NULL;
+        r->quoted_rec = quoted;
         if (quoted)
             split_quoted(r, b, b + len);
         else
@@ -708,6 +711,15 @@ static int map_header(logr *r, diag_list *d)
                              ((int)j == s->patient_col && pos >= 0);
         if (c->per_patient && pos >= 0)
             r->pp[r->npp++] = j;
+        if (c->rest_of_row && pos >= 0) {
+            if ((size_t)pos + 1 != r->nhdr) {
+                diag_data(d, r->name, r->rec_line,
+                          "column '%s' takes the rest of the row, so it must be the last column of the header",
+                          r->htitle[pos]);
+                return 0;
+            }
+            r->rest_last = 1;
+        }
     }
     if (s->patient_col >= 0 && (size_t)s->patient_col < s->ncols)
         r->id_pos = r->col[s->patient_col].pos;
@@ -1217,6 +1229,19 @@ static int store_row(logr *r, patient *p, diag_list *d)
 }
 
 /* 1 when the record is unusable as a row (reported). */
+/* A last column declared `rest of row` takes every byte after the comma
+ * that opens it, extra commas included (for exports that do not quote free
+ * text).  Only unquoted extra fields are joined: they still lie in place. */
+static void join_rest(logr *r)
+{
+    size_t last = r->nhdr - 1;
+    if (r->nf > LOG_MAX_COLUMNS || r->quoted_rec)
+        return;
+    field *f = &r->f[last], *e = &r->f[r->nf - 1];
+    f->n = (size_t)(e->p + e->n - f->p);
+    r->nf = r->nhdr;
+}
+
 static int row_problem(logr *r, diag_list *d)
 {
     char v[SHOW_BUF], w[SHOW_BUF];
@@ -1245,6 +1270,8 @@ static int row_problem(logr *r, diag_list *d)
             pos_title(r, fi), f ? show(v, f->p, f->n) : "", show(w, r->junk, r->junk_n));
         return 1;
     }
+    if (r->nf > r->nhdr && r->rest_last)
+        join_rest(r);
     if (r->nf != r->nhdr) {
         bad(r, d, r->rec_line, "row has %zu fields, the header has %zu", r->nf, r->nhdr);
         return 1;

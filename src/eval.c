@@ -521,6 +521,8 @@ value eval_at(evaluator *ev, const cx *e, long row, int32_t now)
     case CX_DAYS_SINCE:
         l = eval_at(ev, e->a, row, now);
         return l.kind == VK_DATE ? num((double)now - l.u.date) : UNKNOWN;
+    case CX_NEXT_STAGE:
+        return (value){ .kind = VK_SYM, .u.sym = ev->dec.next_stage };
     case CX_DATE_ADD:
         l = eval_at(ev, e->a, row, now);
         r = eval_at(ev, e->b, row, now);

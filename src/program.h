@@ -31,7 +31,8 @@ typedef enum {
     CX_IN, CX_IF, CX_KNOWN, CX_UNKNOWN,
     CX_AGG, CX_VALUE_AGO, CX_NEXT, CX_PREV,
     CX_DAYS_IN_STAGE, CX_SESSIONS_IN_STAGE, CX_DAYS_SINCE,
-    CX_DATE_ADD  /* date + days (either order), date - days handled by sign */
+    CX_DATE_ADD, /* date + days (either order), date - days handled by sign */
+    CX_NEXT_STAGE /* the decision's next stage: known only to modifiers */
 } cx_op;
 
 typedef struct window {

@@ -42,6 +42,7 @@ typedef struct sch_column {
     int per_patient;         /* value must be identical on every row of a patient */
     const char *const *values; /* COL_ENUM / COL_STAGE names */
     size_t nvalues;
+    int rest_of_row;         /* COL_TEXT, last in the header: extra fields join it */
 } sch_column;
 
 typedef struct schema {
