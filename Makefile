@@ -15,7 +15,8 @@ PKG_CFLAGS = `pkg-config --cflags $(PKGS)`
 PKG_LIBS   = `pkg-config --libs $(PKGS)`
 LIBS      = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC   = $(filter-out src/cli.c,$(wildcard src/*.c))
+CLI_SRC   = src/cli.c src/cli_batch.c
+LIB_SRC   = $(filter-out $(CLI_SRC),$(wildcard src/*.c))
 GEN_SRC   = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 GEN_HDR   = $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 INC       = -Iinclude -Isrc -I$(BUILD)/gen
@@ -64,10 +65,10 @@ endef
 $(eval $(call variant,obj,$(OPT)))
 $(eval $(call variant,asan,$(SAN)))
 
-$(BUILD)/tendo: $(BUILD)/obj/cli.o $(BUILD)/obj/libtendo.a
+$(BUILD)/tendo: $(BUILD)/obj/cli.o $(BUILD)/obj/cli_batch.o $(BUILD)/obj/libtendo.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
-$(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/libtendo.a
+$(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/cli_batch.o $(BUILD)/asan/libtendo.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # Unit-test programs: tests/unit/test_*.c, each linked against the library.

@@ -32,6 +32,7 @@ int tdo_lex(TDO_STYPE *yylval, TDO_LTYPE *yylloc, void *scanner);
 }
 
 %code {
+#include <stdarg.h>
 #include <string.h>
 #include "keywords.h"
 
@@ -381,7 +382,9 @@ opt_to_kw
 /* rule -> [IDENT ':'] decision 'when' expr ['refer' STRING] 'because' STRING */
 rule
     : opt_label decision WHEN expr opt_refer BECAUSE STRING
-        { $$ = $2; $$->cond = $4; $$->because = $7; $$->loc = ctx_loc(pc, @$);
+        { $$ = $2; $$->cond = $4; $$->because = $7;
+          /* An empty label's location is the end of the previous token. */
+          $$->loc = ctx_loc(pc, (tdo_loc){ $1 ? @1.start : @2.start, @$.end });
           if ($1) { $$->name = $1; $$->name_loc = ctx_loc(pc, @1); }
           $$->refer = $$->refer ? $$->refer : pc->refer; pc->refer = NULL; }
     ;
@@ -416,7 +419,7 @@ opt_to
     ;
 
 opt_reduce
-    : %empty                          { $$ = 0; }
+    : %empty                          { $$ = -1; }
     | REDUCE VOLUME NUMBER '%'        { $$ = $3; }
     ;
 
@@ -618,59 +621,156 @@ static void tdo_error(const tdo_loc *l, void *scanner, parse_ctx *pc, const char
         diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, *l), "%s", msg);
 }
 
-/* "unexpected X; expected A, B or C", with a "did you mean" when the
- * unexpected word is a misspelt keyword that could stand here. */
+/* Tokens that only continue an expression: when many tokens could follow,
+ * the message lists the others and says "or an operator". */
+static int is_operator(yysymbol_kind_t k)
+{
+    switch (k) {
+    case YYSYMBOL_AND: case YYSYMBOL_OR: case YYSYMBOL_OTHERWISE: case YYSYMBOL_IN:
+    case YYSYMBOL_IS_KNOWN: case YYSYMBOL_IS_UNKNOWN: case YYSYMBOL_LE: case YYSYMBOL_GE:
+    case YYSYMBOL_NE: case YYSYMBOL_NOMATCH: case YYSYMBOL_UNIT: case YYSYMBOL_DAYS:
+        return 1;
+    default: {
+        const char *n = yysymbol_name(k);
+        return n[0] == '\'' && n[2] == '\'' && n[3] == '\0' && strchr("=<>~+-*/", n[1]);
+    }
+    }
+}
+
+static int is_comparison(yysymbol_kind_t k)
+{
+    const char *n = yysymbol_name(k);
+    return k == YYSYMBOL_LE || k == YYSYMBOL_GE || k == YYSYMBOL_NE ||
+           (n[0] == '\'' && n[2] == '\'' && strchr("=<>", n[1]));
+}
+
+/* The keyword nearest to a word, within a small edit distance; among the
+ * expected tokens when exp is given, else among all keywords. */
+static const char *near_keyword_in(const char *w, size_t n, const yysymbol_kind_t *exp, int nexp)
+{
+    char word[64];
+    if (n == 0 || n >= sizeof word)
+        return NULL;
+    memcpy(word, w, n);
+    word[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        word[i] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]);
+    size_t nk, best_d = n >= 4 ? 3 : 2; /* within 2 edits from 4 letters on */
+    const struct keyword *t = keyword_table(&nk);
+    const char *best = NULL;
+    for (size_t i = 0; i < nk; i++) {
+        if (exp) {
+            int ok = 0;
+            for (int k = 0; k < nexp && !ok; k++) {
+                const char *kw = keyword_for_symbol_name(yysymbol_name(exp[k]));
+                ok = kw && strcmp(kw, t[i].name) == 0;
+            }
+            if (!ok)
+                continue;
+        }
+        size_t dd = diag_distance(word, t[i].name, best_d - 1);
+        if (dd < best_d && strlen(t[i].name) > 2) {
+            best_d = dd;
+            best = t[i].name;
+        }
+    }
+    return best;
+}
+
+static const char *near_keyword(const char *w, size_t n)
+{
+    return near_keyword_in(w, n, NULL, 0);
+}
+
+static size_t put(char *msg, size_t len, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t put(char *msg, size_t len, size_t cap, const char *fmt, ...)
+{
+    if (len >= cap)
+        return len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg + len, cap - len, fmt, ap);
+    va_end(ap);
+    return n < 0 ? len : len + (size_t)n;
+}
+
+static size_t put_expected(char *msg, size_t len, size_t cap, const yysymbol_kind_t *exp, int n)
+{
+    yysymbol_kind_t shown[YYNTOKENS];
+    int ns = 0, ops = 0;
+    for (int i = 0; i < n; i++) {
+        if (n > 6 && is_operator(exp[i]))
+            ops = 1;
+        else
+            shown[ns++] = exp[i];
+    }
+    if (ns > 8)
+        return len; /* nothing useful to list */
+    len = put(msg, len, cap, "; expected ");
+    for (int i = 0; i < ns; i++)
+        len = put(msg, len, cap, "%s%s", i == 0 ? "" : (i == ns - 1 && !ops) ? " or " : ", ",
+                  yysymbol_name(shown[i]));
+    if (ops)
+        len = put(msg, len, cap, "%san operator", ns ? " or " : "");
+    return len;
+}
+
+/* "unexpected X; expected A, B or C", with the hints a rule writer needs:
+ * a misspelt keyword (here or just before), a reserved word used as a
+ * name, a chained comparison, a brace left open. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, parse_ctx *pc)
 {
     (void)scanner;
-    enum { MAX_EXPECTED = 8 };
-    yysymbol_kind_t exp[MAX_EXPECTED];
-    int n = yypcontext_expected_tokens(ctx, exp, MAX_EXPECTED);
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
     yysymbol_kind_t la = yypcontext_token(ctx);
-    const tdo_loc *l = yypcontext_location(ctx);
+    tdo_loc l = *yypcontext_location(ctx);
     if (la == YYSYMBOL_YYerror)
         return 0; /* the scanner already reported this token */
-    char msg[512];
-    size_t len = 0;
-    const src_file *f = &pc->d->files[pc->file];
-    uint32_t wl = l->end - l->start;
-    if (la == YYSYMBOL_YYEOF)
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "unexpected end of file");
-    else if (la == YYSYMBOL_IDENT || la == YYSYMBOL_NUMBER)
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "unexpected %s '%.*s'",
-                                yysymbol_name(la), (int)(wl > 40 ? 40 : wl), f->text + l->start);
-    else
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "unexpected %s", yysymbol_name(la));
-    if (n > 0) {
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "; expected ");
-        for (int i = 0; i < n && len < sizeof msg; i++)
-            len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
-                                    i == 0 ? "" : i == n - 1 ? " or " : ", ", yysymbol_name(exp[i]));
-    }
-    int ident_expected = 0;
-    for (int i = 0; i < n; i++)
-        ident_expected |= exp[i] == YYSYMBOL_IDENT;
-    if (ident_expected && keyword_for_symbol_name(yysymbol_name(la)) && len < sizeof msg)
-        len += (size_t)snprintf(msg + len, sizeof msg - len, " (%s is a reserved word: choose another name)",
-                                yysymbol_name(la));
-    if (la == YYSYMBOL_IDENT && len < sizeof msg) {
-        const char *best = NULL;
-        size_t bestd = 3;
-        for (int i = 0; i < n; i++) {
-            const char *kw = keyword_for_symbol_name(yysymbol_name(exp[i]));
-            if (!kw)
-                continue;
-            char word[64];
-            snprintf(word, sizeof word, "%.*s", (int)(wl > 63 ? 63 : wl), f->text + l->start);
-            size_t dd = diag_distance(word, kw, 2);
-            if (dd < bestd) {
-                bestd = dd;
-                best = kw;
-            }
+    const char *text = pc->d->files[pc->file].text;
+    char msg[768];
+    size_t len = 0, cap = sizeof msg;
+    uint32_t wl = l.end - l.start;
+    /* A misspelt keyword just before the error is the likely culprit. */
+    if (pc->before_tok == TOK_IDENT) {
+        const char *kw = near_keyword(text + pc->before_loc.start, pc->before_loc.end - pc->before_loc.start);
+        if (kw && la != YYSYMBOL_IDENT) {
+            uint32_t bl = pc->before_loc.end - pc->before_loc.start;
+            diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, pc->before_loc), "unknown word '%.*s' here; did you mean '%s'?",
+                    (int)(bl > 40 ? 40 : bl), text + pc->before_loc.start, kw);
+            return 0;
         }
-        if (best)
-            snprintf(msg + len, sizeof msg - len, "; did you mean '%s'?", best);
     }
-    diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, *l), "%s", msg);
+    if (la == YYSYMBOL_YYEOF)
+        len = put(msg, len, cap, "unexpected end of file");
+    else if (la == YYSYMBOL_IDENT || la == YYSYMBOL_NUMBER || keyword_for_symbol_name(yysymbol_name(la)))
+        len = put(msg, len, cap, "unexpected %s '%.*s'", la == YYSYMBOL_IDENT ? "identifier" :
+                  la == YYSYMBOL_NUMBER ? "number" : "word", (int)(wl > 40 ? 40 : wl), text + l.start);
+    else
+        len = put(msg, len, cap, "unexpected %s", yysymbol_name(la));
+    if (n > 0)
+        len = put_expected(msg, len, cap, exp, n);
+    int ident_expected = 0, kw_expected = 0, and_expected = 0;
+    for (int i = 0; i < n; i++) {
+        ident_expected |= exp[i] == YYSYMBOL_IDENT;
+        and_expected |= exp[i] == YYSYMBOL_AND;
+        kw_expected |= keyword_for_symbol_name(yysymbol_name(exp[i])) != NULL;
+    }
+    if (ident_expected && keyword_for_symbol_name(yysymbol_name(la)))
+        len = put(msg, len, cap, " ('%.*s' is a reserved word: choose another name)", (int)wl, text + l.start);
+    if (is_comparison(la) && and_expected)
+        len = put(msg, len, cap, " (comparisons do not chain: write 'a < b and b < c')");
+    if (la == YYSYMBOL_IDENT) {
+        const char *kw = near_keyword_in(text + l.start, wl, exp, n);
+        if (kw && kw_expected)
+            len = put(msg, len, cap, "; did you mean '%s'?", kw);
+    }
+    if (la == YYSYMBOL_YYEOF && pc->braces > 0 && pc->braces <= 64) {
+        unsigned line, col;
+        diag_linecol(pc->d, pc->file, pc->open_brace[pc->braces - 1], &line, &col);
+        len = put(msg, len, cap, " (the '{' opened at line %u is not closed)", line);
+    }
+    diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, l), "%s", msg);
     return 0;
 }

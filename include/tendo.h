@@ -41,7 +41,8 @@ enum tendo_exit {
     TENDO_EXIT_RULES = 1,   /* rule file errors */
     TENDO_EXIT_USAGE = 2,   /* command-line errors */
     TENDO_EXIT_DATA = 3,    /* log data errors (eval) */
-    TENDO_EXIT_SKIPPED = 4  /* batch: some patients skipped */
+    TENDO_EXIT_SKIPPED = 4, /* batch: some patients skipped */
+    TENDO_EXIT_OUTPUT = 5   /* the output could not be written */
 };
 
 typedef struct diag_list tendo_diags;
@@ -94,6 +95,32 @@ int tendo_render_text(const tendo_decision *dec, const tendo_program *p, FILE *o
 int tendo_render_json(const tendo_decision *dec, const tendo_program *p, FILE *out, int flags);
 int tendo_render_csv_header(FILE *out);
 int tendo_render_csv(const tendo_decision *dec, const tendo_program *p, FILE *out);
+
+/* Batch evaluation of whole cohorts: streamed (memory bounded by the
+ * largest patient), parallel, output in input order and byte-identical for
+ * every number of jobs.  Bad files and bad patients are reported on `err`
+ * (file:line: error: ...) and skipped; the rest are still written. */
+typedef struct tendo_batch tendo_batch;
+enum { TENDO_BATCH_CSV = 0, TENDO_BATCH_JSONL = 1 };
+typedef struct tendo_batch_opts {
+    int jobs;           /* worker threads; 1 = everything on the calling thread */
+    int format;         /* TENDO_BATCH_CSV or TENDO_BATCH_JSONL */
+    int trace;          /* JSONL records carry the trace */
+    tendo_opts eval;    /* as-of date */
+    FILE *progress;     /* a progress line is drawn here when not NULL */
+} tendo_batch_opts;
+typedef struct tendo_batch_stats {
+    unsigned long patients, skipped, rows, files, files_failed;
+    unsigned long by_kind[4];   /* stop, regress, hold, advance */
+    double t_start, seconds;
+} tendo_batch_stats;
+
+tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, FILE *out, FILE *err);
+/* One log file ("-" = standard input); 0, or -1 when the file was unusable. */
+int tendo_batch_add(tendo_batch *b, const char *path);
+/* Waits for every patient and writes the rest; -1 when output failed. */
+int tendo_batch_finish(tendo_batch *b, tendo_batch_stats *st);
+void tendo_batch_free(tendo_batch *b);
 
 /* "YYYY-MM-DD" -> day number; 0 on a bad date. */
 int tendo_parse_date(const char *s, int32_t *day);

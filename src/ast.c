@@ -53,6 +53,7 @@ ast_rule *ast_rule_new(parse_ctx *pc, rule_kind k, tdo_loc l)
         r->kind = k;
         r->loc = ctx_loc(pc, l);
         r->name_loc.file = SRC_NONE;
+        r->reduce_pct = -1;
     }
     return r;
 }
@@ -140,7 +141,7 @@ ast_decl *ast_parse(arena *a, diag_list *d, uint32_t file, int *ok)
     if (buf)
         tdo__delete_buffer(buf, scanner);
     tdo_lex_destroy(scanner);
-    if (rc == 2 || pc.oom)
+    if (pc.oom || (rc == 2 && d->nerrors == before))
         diag_at(d, DIAG_ERROR, (src_loc){ file, 0, 0 }, "out of memory while reading this file");
     if (rc != 0 || d->nerrors != before)
         return NULL;

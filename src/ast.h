@@ -122,7 +122,7 @@ typedef struct ast_rule {
     src_loc loc, name_loc;
     const char *target;      /* `to STAGE` */
     src_loc target_loc;
-    double reduce_pct;       /* `reduce volume N%`, 0 = none */
+    double reduce_pct;       /* `reduce volume N%`, -1 = not given */
     src_loc reduce_loc;
     double for_days;         /* `for N days` on hold, 0 = none */
     ast_expr *cond;

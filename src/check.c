@@ -30,6 +30,7 @@ typedef struct checker {
     int depth;
     int cur_stage;      /* stage whose rules are being checked, -1 global */
     int in_modifier;    /* `next stage` is known only once the decision is */
+    src_loc root;       /* start of the main rule file, for whole-file errors */
     size_t errors_at_start;
 } checker;
 
@@ -243,6 +244,19 @@ static cx *check_name(checker *c, ast_expr *e, int hint)
             x->dep = 1;
         return x;
     }
+    if (hint >= 0) {
+        const char *s = suggest(c, n, hint, 0);
+        char list[256];
+        size_t k = 0;
+        list[0] = '\0';
+        for (size_t v = 0; v < c->cols[hint]->nvalues && k < sizeof list; v++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", v ? ", " : "", c->cols[hint]->values[v]);
+        if (s)
+            ERR(c, e->loc, "'%s' is not a value of '%s' (%s); did you mean '%s'?", n, c->cols[hint]->name, list, s);
+        else
+            ERR(c, e->loc, "'%s' is not a value of '%s' (%s)", n, c->cols[hint]->name, list);
+        return NULL;
+    }
     unknown_name(c, e->loc, "name", n, hint, 0);
     return NULL;
 }
@@ -349,7 +363,8 @@ static int comparable(checker *c, cx *l, cx *r, expr_kind op, src_loc loc)
         return 0;
     }
     if (ordered && (l->type == TY_BOOL || l->type == TY_ENUM || l->type == TY_TEXT || l->type == TY_REGEX)) {
-        ERR(c, loc, "%s values have no order: use = or !=", type_name(l->type));
+        ERR(c, loc, "%s has no order: compare it with = or !=",
+            l->type == TY_ENUM ? "a choice" : l->type == TY_BOOL ? "a yes/no value" : l->type == TY_TEXT ? "text" : "a regex");
         return 0;
     }
     return 1;
@@ -357,26 +372,34 @@ static int comparable(checker *c, cx *l, cx *r, expr_kind op, src_loc loc)
 
 /* ---- expressions -------------------------------------------------------- */
 
-static int count_value(checker *c, const ast_count *n, int *out, int min)
+/* A count of rows, sessions or days: a whole number, literal or constant. */
+static int count_value(checker *c, const ast_count *n, int *out, int min, int days, const char *what)
 {
     double v = n->num;
     if (n->name) {
         int i = find_let(c, n->name);
-        cx *x = i >= 0 ? check_let(c, i, n->loc) : NULL;
         if (i < 0) {
-            unknown_name(c, n->loc, "constant", n->name, -1, 0);
+            if (find_column(c, n->name) >= 0 || find_stage(c, n->name) >= 0)
+                ERR(c, n->loc, "'%s' is not a number constant: %s must be fixed when the rules load", n->name, what);
+            else
+                unknown_name(c, n->loc, "constant", n->name, -1, 0);
             return 0;
         }
+        cx *x = check_let(c, i, n->loc);
         if (!x)
             return 0;
         if (x->op != CX_CONST || x->type != TY_NUM || x->k.kind != VK_NUM) {
-            ERR(c, n->loc, "'%s' must be a number constant to count a window", n->name);
+            ERR(c, n->loc, "'%s' is not a number constant: %s must be fixed when the rules load", n->name, what);
+            return 0;
+        }
+        if (x->unit && (!days || strcmp(x->unit, "days") != 0)) {
+            ERR(c, n->loc, "'%s' is in %s, but %s is %s", n->name, x->unit, what, days ? "in days" : "a plain number");
             return 0;
         }
         v = x->k.u.num;
     }
     if (v != floor(v) || v < min || v > 100000) {
-        ERR(c, n->loc, "a window count must be a whole number from %d to 100000, not %g", min, v);
+        ERR(c, n->loc, "%s must be a whole number from %d to 100000, not %g", what, min, v);
         return 0;
     }
     *out = (int)v;
@@ -390,11 +413,13 @@ static int check_window(checker *c, const ast_window *w, window *out)
     switch (w->kind) {
     case W_ALL: case W_IN_STAGE:
         return 1;
-    case W_LAST_SESSIONS: case W_LAST_ROWS: case W_LAST_DAYS:
-    case W_FIRST_SESSIONS: case W_FIRST_ROWS: case W_FIRST_DAYS:
-        return count_value(c, &w->n, &out->n, 1);
+    case W_LAST_SESSIONS: case W_LAST_ROWS: case W_FIRST_SESSIONS: case W_FIRST_ROWS:
+        return count_value(c, &w->n, &out->n, 1, 0, "a window's count");
+    case W_LAST_DAYS: case W_FIRST_DAYS:
+        return count_value(c, &w->n, &out->n, 1, 1, "a window's length");
     case W_DAYS_AGO:
-        if (!count_value(c, &w->n, &out->n, 0) || !count_value(c, &w->m, &out->m, 0))
+        if (!count_value(c, &w->n, &out->n, 0, 1, "a window's start") ||
+            !count_value(c, &w->m, &out->m, 0, 1, "a window's end"))
             return 0;
         if (out->n < out->m) {
             ERR(c, w->loc, "write the older day first: 'days %d to %d ago'", out->m, out->n);
@@ -527,7 +552,7 @@ static cx *check_compare(checker *c, ast_expr *e, cx_op op)
     return x;
 }
 
-static cx *check_regex_operand(checker *c, ast_expr *e)
+static cx *check_regex_operand(checker *c, ast_expr *e, const char *op)
 {
     if (e->kind == E_REGEX) {
         const rx *r = rx_compile(c->p->regexes, e->u.rx.pat, e->u.rx.len, e->u.rx.flags,
@@ -541,7 +566,7 @@ static cx *check_regex_operand(checker *c, ast_expr *e)
     }
     cx *x = check_expr(c, e, -1);
     if (x && (x->type != TY_REGEX || x->op != CX_CONST)) {
-        ERR(c, e->loc, "'~' needs a regex on its right, like /pop(ped)?/i or the name of a regex constant");
+        ERR(c, e->loc, "'%s' needs a regex on its right, like /pop(ped)?/i or the name of a regex constant", op);
         return NULL;
     }
     return x;
@@ -550,8 +575,9 @@ static cx *check_regex_operand(checker *c, ast_expr *e)
 static cx *check_match(checker *c, ast_expr *e, cx_op op)
 {
     cx *l = check_expr(c, e->u.bin.l, -1);
-    cx *r = check_regex_operand(c, e->u.bin.r);
-    if (!l || !r || !expect_type(c, l, TY_TEXT, "the left side of '~'"))
+    const char *name = op == CX_MATCH ? "~" : "!~";
+    cx *r = check_regex_operand(c, e->u.bin.r, name);
+    if (!l || !r || !expect_type(c, l, TY_TEXT, op == CX_MATCH ? "the left side of '~'" : "the left side of '!~'"))
         return NULL;
     cx *x = new_cx(c, op, TY_BOOL, e->loc);
     if (x) {
@@ -646,6 +672,8 @@ static cx *check_in(checker *c, ast_expr *e)
             ok = 0;
         else
             x->dep |= set[i]->dep;
+        if (set[i])
+            check_threshold(c, l, set[i]);
     }
     x->a = l;
     x->set = set;
@@ -691,7 +719,7 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
             x->k = (value){ .kind = VK_DATE, .u.date = e->u.date };
         return x;
     case E_REGEX:
-        return check_regex_operand(c, e);
+        return check_regex_operand(c, e, "~");
     case E_NAME:
         return check_name(c, e, hint);
     case E_NEG:
@@ -701,6 +729,10 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
         x->a = a;
         x->unit = a->unit;
         x->dep = a->dep;
+        if (a->op == CX_CONST && a->k.kind == VK_NUM) {
+            x->op = CX_CONST; /* -3 is a literal, for range checks and the trace */
+            x->k = (value){ .kind = VK_NUM, .u.num = -a->k.u.num };
+        }
         return x;
     case E_NOT: return check_logic(c, e, CX_NOT);
     case E_AND: return check_logic(c, e, CX_AND);
@@ -733,7 +765,7 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
         a = check_expr(c, e->u.ago.arg, -1);
         if (!a || !(x = new_cx(c, CX_VALUE_AGO, a->type, e->loc)))
             return NULL;
-        if (!count_value(c, &e->u.ago.days, &x->days, 0))
+        if (!count_value(c, &e->u.ago.days, &x->days, 0, 1, "the number of days ago"))
             return NULL;
         x->a = a;
         x->domain = a->domain;
@@ -807,7 +839,10 @@ static int check_protocol(checker *c, ast_decl *decls)
             return 0;
         /* The list is newest-first: fill backwards to restore file order. */
         size_t k = n;
+        int titles = 0;
         for (ast_source *s = d->u.protocol.sources; s; s = s->next) {
+            if (s->text[0] == '\001' && ++titles == 2)
+                ERR(c, d->loc, "the protocol has two titles: keep one");
             if (s->text[0] == '\001')
                 p->title = s->text + 1;
             else
@@ -815,8 +850,8 @@ static int check_protocol(checker *c, ast_decl *decls)
         }
         p->nsources = n;
     }
-    if (!first && decls)
-        ERR(c, decls->loc, "missing protocol header: start the file with "
+    if (!first)
+        ERR(c, c->root, "missing protocol header: start the file with "
                            "'protocol NAME version \"1.0\"'");
     return first != NULL;
 }
@@ -853,8 +888,8 @@ static int check_stages(checker *c, ast_decl *decls)
                          x->surface, x->range, x->knee, x->note };
         }
     }
-    if (n == 0 && decls)
-        ERR(c, decls->loc, "no stages: declare at least one 'stage NAME { ... }'");
+    if (n == 0)
+        ERR(c, c->root, "no stages: declare at least one 'stage NAME { ... }'");
     return 1;
 }
 
@@ -959,8 +994,8 @@ static ast_decl *the_log(checker *c, ast_decl *decls)
         else
             log = d;
     }
-    if (!log && decls)
-        ERR(c, decls->loc, "missing 'log { ... }': the rules must declare the columns of the symptom log");
+    if (!log)
+        ERR(c, c->root, "missing 'log { ... }': the rules must declare the columns of the symptom log");
     return log;
 }
 
@@ -1111,11 +1146,18 @@ static void check_rule(checker *c, ast_rule *a, int stage_idx)
                  .volume = 1, .for_days = a->for_days, .refer = a->refer, .because = a->because,
                  .order = c->p->nrules };
     r->target = stage_target(c, a->target, a->target_loc);
-    if (a->reduce_pct) {
+    if (a->reduce_pct != -1) {
         if (a->reduce_pct <= 0 || a->reduce_pct >= 100)
             ERR(c, a->reduce_loc, "reduce volume by more than 0%% and less than 100%%, not %g%%", a->reduce_pct);
         r->volume = 1 - a->reduce_pct / 100;
     }
+    if (a->for_days && (a->for_days != floor(a->for_days) || a->for_days < 1))
+        ERR(c, a->loc, "'for N days' needs a whole number of days, at least 1, not %g", a->for_days);
+    if (a->name && a->kind != R_FLAG)
+        for (size_t i = 0; i < c->p->nrules; i++)
+            if (c->p->rules[i].name && c->p->rules[i].kind != K_FLAG && strcmp(c->p->rules[i].name, a->name) == 0)
+                ERR(c, a->name_loc, "a rule named '%s' already exists (line %u): names identify rules in the trace",
+                    a->name, c->p->rules[i].line);
     if (a->kind == R_STOP && !a->refer)
         ERR(c, a->loc, "a stop rule needs 'refer \"...\"' to say whom the patient should see");
     if (a->kind == R_ADVANCE && !a->target && stage_idx >= 0 && (size_t)stage_idx + 1 == c->p->nstages)
@@ -1123,7 +1165,7 @@ static void check_rule(checker *c, ast_rule *a, int stage_idx)
     src_file *f = &c->d->files[a->loc.file];
     unsigned col;
     diag_linecol(c->d, a->loc.file, a->loc.start, &r->line, &col);
-    r->file = f->path;
+    r->file = arena_strndup(c->a, f->path, strlen(f->path)); /* the program outlives the diag list */
     cx *x = check_expr(c, a->cond, -1);
     if (!expect_type(c, x, TY_BOOL, "a rule's condition"))
         return;
@@ -1166,7 +1208,7 @@ static void check_modifier(checker *c, ast_decl *d, modifier *m)
     ast_modifier *a = d->u.mod;
     m->loc = a->loc;
     m->because = a->because;
-    m->file = c->d->files[a->loc.file].path;
+    m->file = arena_strndup(c->a, c->d->files[a->loc.file].path, strlen(c->d->files[a->loc.file].path));
     unsigned col;
     diag_linecol(c->d, a->loc.file, a->loc.start, &m->line, &col);
     if (!a->because)
@@ -1210,7 +1252,7 @@ static void check_modifiers(checker *c, ast_decl *decls)
             check_modifier(c, d, &c->p->mods[c->p->nmods++]);
 }
 
-int check_program(tendo_program *p, ast_decl *decls, diag_list *d)
+int check_program(tendo_program *p, ast_decl *decls, diag_list *d, uint32_t root)
 {
     checker c;
     memset(&c, 0, sizeof c);
@@ -1218,6 +1260,7 @@ int check_program(tendo_program *p, ast_decl *decls, diag_list *d)
     c.d = d;
     c.a = &p->ar;
     c.cur_stage = -1;
+    c.root = (src_loc){ root, 0, 0 };
     c.errors_at_start = d->nerrors;
     p->regexes = rx_set_new();
     if (!p->regexes)

@@ -2,9 +2,11 @@
  *
  *   tendo eval RULES LOG [--as-of DATE] [--format text|json|csv] [--trace]
  *   tendo check RULES...
+ *   tendo batch RULES PATH... [--jobs N] [--format csv|jsonl] [-o FILE] [--as-of DATE] [--trace]
  *
- * Exit codes: 0 ok, 1 rule errors, 2 usage, 3 log data errors. */
-#include "tendo.h"
+ * Exit codes: 0 ok, 1 rule errors, 2 usage, 3 log data errors (eval),
+ * 4 some patients or files skipped (batch), 5 output could not be written. */
+#include "cli.h"
 #include "mem.h"
 
 #include <getopt.h>
@@ -15,6 +17,8 @@
 static const char usage_text[] =
     "usage: tendo eval RULES LOG [--as-of YYYY-MM-DD] [--format text|json|csv] [--trace]\n"
     "       tendo check RULES...\n"
+    "       tendo batch RULES PATH... [--jobs N] [--format csv|jsonl] [-o FILE]\n"
+    "                   [--as-of YYYY-MM-DD] [--trace]\n"
     "       tendo --help | --version\n";
 
 static const char help_text[] =
@@ -31,18 +35,31 @@ static const char help_text[] =
     "                    line per patient, with the trace) or csv\n"
     "      --trace       text: also list every rule considered and why it lost\n"
     "  check RULES...    Check rule files; report every error with file:line:col.\n"
+    "  batch RULES PATH...\n"
+    "                    Evaluate whole cohorts: PATH is a CSV file (one or many\n"
+    "                    patients), a directory (every *.csv under it, in sorted\n"
+    "                    path order) or - for standard input.  One record per\n"
+    "                    patient, in input order, whatever the number of jobs.\n"
+    "      --jobs N      worker threads (default: the number of online CPUs)\n"
+    "      --format F    csv (default) or jsonl (the eval JSON records)\n"
+    "      --trace       jsonl: include the trace\n"
+    "      -o FILE       write to FILE through a temporary file renamed at the\n"
+    "                    end, so an interrupted run leaves no partial FILE\n"
+    "      --as-of DATE  as for eval\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
     "  1  a rule file has errors\n"
     "  2  the command line is wrong\n"
     "  3  a log has bad data (the other patients are still evaluated)\n"
+    "  4  batch: some files or patients were skipped (each is reported)\n"
+    "  5  the output could not be written\n"
     "\n"
     "Documentation: README.md, docs/language.md, man tendo (docs/tendo.1).\n";
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_CSV };
 
-static int usage_error(const char *msg, const char *arg)
+int cli_usage(const char *msg, const char *arg)
 {
     if (arg)
         fprintf(stderr, "tendo: %s '%s'\n", msg, arg);
@@ -137,7 +154,7 @@ static int cmd_eval(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'a') {
             if (!tendo_parse_date(optarg, &o.as_of))
-                return usage_error("--as-of needs a date YYYY-MM-DD, not", optarg);
+                return cli_usage("--as-of needs a date YYYY-MM-DD, not", optarg);
             o.has_as_of = 1;
         } else if (c == 'f') {
             if (strcmp(optarg, "text") == 0)
@@ -147,15 +164,15 @@ static int cmd_eval(int argc, char **argv)
             else if (strcmp(optarg, "csv") == 0)
                 f = FMT_CSV;
             else
-                return usage_error("--format is text, json or csv, not", optarg);
+                return cli_usage("--format is text, json or csv, not", optarg);
         } else if (c == 't') {
             trace = 1;
         } else {
-            return usage_error("unknown option", argv[optind - 1]);
+            return cli_usage("unknown option", argv[optind - 1]);
         }
     }
     if (argc - optind != 2)
-        return usage_error("eval needs a rule file and a log file", NULL);
+        return cli_usage("eval needs a rule file and a log file", NULL);
     o.trace = 1; /* the text view explains itself; JSON carries the trace */
     tendo_diags *d = tendo_diags_new();
     if (!d)
@@ -180,14 +197,14 @@ static int cmd_eval(int argc, char **argv)
 static int cmd_check(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("check needs at least one rule file", NULL);
+        return cli_usage("check needs at least one rule file", NULL);
     int rc = TENDO_EXIT_OK;
     tendo_diags *d = tendo_diags_new();
     if (!d)
         return TENDO_EXIT_RULES;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return tendo_diags_free(d), usage_error("unknown option", argv[i]);
+            return tendo_diags_free(d), cli_usage("unknown option", argv[i]);
         tendo_program *p = tendo_load(argv[i], d);
         if (!p) {
             report(d);
@@ -210,7 +227,7 @@ int main(int argc, char **argv)
      * injection reaches the JSON view. */
     json_set_alloc_funcs(mem_alloc, mem_free);
     if (argc < 2)
-        return usage_error("no command given", NULL);
+        return cli_usage("no command given", NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
@@ -226,5 +243,7 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
-    return usage_error("unknown command", cmd);
+    if (strcmp(cmd, "batch") == 0)
+        return cmd_batch(argc - 1, argv + 1);
+    return cli_usage("unknown command", cmd);
 }

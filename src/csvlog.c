@@ -101,6 +101,9 @@ struct logr {
     int32_t prev_day;
     unsigned long prev_line;
 
+    /* block mode: the header and buffer belong to someone else */
+    int borrowed;
+
     /* patients already read, to catch one whose rows are split */
     seen_ent *seen;
     size_t seen_cap, seen_n;
@@ -804,6 +807,13 @@ void logr_close(logr *r)
         return;
     if (r->close_fd)
         close(r->fd);
+    if (r->borrowed) {
+        mem_free(r->f);
+        mem_free(r->seen);
+        mem_free(r->ids);
+        mem_free(r);
+        return;
+    }
     if (r->htitle)
         for (size_t h = 0; h < r->nhdr; h++)
             mem_free(r->htitle[h]);
@@ -820,6 +830,67 @@ void logr_close(logr *r)
 }
 
 unsigned long logr_rows(const logr *r) { return r->rows; }
+
+/* ---- block mode (parallel batch) ---------------------------------------- */
+
+int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *eof, unsigned long *line)
+{
+    if (r->pending || r->dead || r->borrowed)
+        return 0;
+    memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+    *len = r->end - r->pos;
+    *buf = r->buf;
+    *cap = r->cap;
+    *fd = r->fd;
+    *eof = r->eof;
+    *line = r->line;
+    r->buf = NULL;
+    r->pos = r->end = r->cap = 0;
+    r->close_fd = 0; /* the caller owns the descriptor now */
+    r->done = 1;
+    return 1;
+}
+
+int logr_id_pos(const logr *r) { return r->id_pos; }
+
+logr *logr_open_block(const logr *hdr)
+{
+    logr *r = mem_calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    *r = *hdr;
+    r->borrowed = 1;
+    r->fd = -1;
+    r->close_fd = 0;
+    r->buf = NULL;
+    r->seen = NULL;
+    r->seen_cap = r->seen_n = 0;
+    r->ids = NULL;
+    r->ids_len = r->ids_cap = 0;
+    r->rows = 0;
+    r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
+    if (!r->f) {
+        mem_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line)
+{
+    r->buf = data;
+    r->pos = 0;
+    r->end = len;
+    r->cap = len + 1;
+    r->eof = 1;
+    r->done = r->dead = r->pending = 0;
+    r->started = 0;
+    r->line = first_line;
+    r->seen_n = 0;
+    r->ids_len = 0;
+    if (r->seen)
+        memset(r->seen, 0, r->seen_cap * sizeof *r->seen);
+}
 
 /* ---- patients seen ------------------------------------------------------- */
 
@@ -961,6 +1032,10 @@ static int parse_decimal(char *s, size_t n, double *out)
 static int parse_bool(const char *s, size_t n, int32_t *out)
 {
     static const char *const words[] = { "no", "yes", "n", "y", "false", "true", "0", "1" };
+    if (n == 1 && (s[0] == '0' || s[0] == '1')) { /* what exports write most */
+        *out = s[0] == '1';
+        return 1;
+    }
     for (size_t k = 0; k < sizeof words / sizeof *words; k++)
         if (ieq(s, n, words[k])) {
             *out = (int32_t)(k & 1);

@@ -37,4 +37,18 @@ void logr_close(logr *r);               /* NULL is fine */
 /* Data rows read so far (header and blank lines excluded). */
 unsigned long logr_rows(const logr *r);
 
+/* Block mode, for parallel batch evaluation.  After logr_open has read the
+ * header, logr_take_rest hands the unread bytes (buf[0..len), a mem_alloc'd
+ * buffer of cap bytes, now the caller's), the descriptor (the caller's to
+ * read and close), whether it is at end of file, and the line number of the
+ * next record.  0 when a patient was already started.
+ * logr_open_block makes a reader that shares hdr's header mapping (hdr must
+ * outlive it); logr_set_block points it at whole records in data[0..len)
+ * (data[len] must be writable; the bytes are split in place, not freed)
+ * starting at first_line.  Patients are then read with logr_next. */
+int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *eof, unsigned long *line);
+int logr_id_pos(const logr *r);   /* header position of the patient column, -1 */
+logr *logr_open_block(const logr *hdr);
+void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line);
+
 #endif

@@ -17,6 +17,9 @@ typedef struct loader {
     struct sha256_ctx sha;
     const char *stack[AST_MAX_INCLUDE_DEPTH + 1]; /* real paths being loaded */
     int depth;
+    uint32_t root;      /* diag file index of the main rule file */
+    char **loaded;      /* real paths of every file read, to refuse a second include */
+    size_t nloaded, cap_loaded;
 } loader;
 
 /* Reads the whole file (bounded by AST_MAX_FILE) into a NUL-terminated buffer. */
@@ -78,6 +81,30 @@ static char *join_dir(const char *base, const char *rel)
 
 static ast_decl *load_file(loader *L, const char *path, src_loc from);
 
+static int was_loaded(const loader *L, const char *real)
+{
+    for (size_t i = 0; i < L->nloaded; i++)
+        if (strcmp(L->loaded[i], real) == 0)
+            return 1;
+    return 0;
+}
+
+static int remember(loader *L, const char *real)
+{
+    char **v = mem_grow(L->loaded, &L->cap_loaded, L->nloaded + 1, sizeof *v);
+    char *copy = mem_strdup(real);
+    if (!v || !copy) {
+        if (v)
+            L->loaded = v;
+        mem_free(copy);
+        L->d->oom = 1;
+        return 0;
+    }
+    L->loaded = v;
+    L->loaded[L->nloaded++] = copy;
+    return 1;
+}
+
 /* Replace each include declaration by the declarations of the file it names. */
 static ast_decl *expand_includes(loader *L, ast_decl *decls, const char *path)
 {
@@ -123,6 +150,13 @@ static ast_decl *load_file(loader *L, const char *path, src_loc from)
         free(real);
         return NULL;
     }
+    if (real && was_loaded(L, real)) {
+        /* Its declarations are already in: a second copy would only
+         * report every name twice, far from this line. */
+        diag_at(L->d, DIAG_ERROR, from, "'%s' is already included", path);
+        free(real);
+        return NULL;
+    }
     size_t len = 0;
     char *text = read_file(path, &len, &err);
     if (!text) {
@@ -136,6 +170,12 @@ static ast_decl *load_file(loader *L, const char *path, src_loc from)
     sha256_update(&L->sha, len, (const uint8_t *)text);
     uint32_t id = diag_add_file(L->d, path, text, len);
     if (id == SRC_NONE) {
+        free(real);
+        return NULL;
+    }
+    if (L->depth == 0)
+        L->root = id;
+    if (real && !remember(L, real)) {
         free(real);
         return NULL;
     }
@@ -173,11 +213,14 @@ tendo_program *tendo_load(const char *path, tendo_diags *d)
     sha256_init(&L.sha);
     size_t before = d->nerrors;
     ast_decl *decls = load_file(&L, path, (src_loc){ SRC_NONE, 0, 0 });
+    for (size_t i = 0; i < L.nloaded; i++)
+        mem_free(L.loaded[i]);
+    mem_free(L.loaded);
     uint8_t digest[SHA256_DIGEST_SIZE];
     sha256_digest(&L.sha, sizeof digest, digest);
     hex(digest, sizeof digest, p->sha256);
     if (d->nerrors == before && !d->oom)
-        check_program(p, decls, d);
+        check_program(p, decls, d, L.root);
     if (d->nerrors != before || d->oom) {
         tendo_program_free(p);
         return NULL;

@@ -23,6 +23,11 @@ typedef struct parse_ctx {
     uint32_t file;
     uint32_t off;        /* scanner's byte offset into the file */
     int prev_tok;        /* last token returned: decides whether '/' opens a regex */
+    tdo_loc tok_loc;     /* that token's location ... */
+    int before_tok;      /* ... and the token before it, for "did you mean" */
+    tdo_loc before_loc;
+    uint32_t open_brace[64]; /* offsets of the innermost unclosed '{' */
+    int braces;
     int depth;           /* current expression nesting */
     int depth_reported;
     int oom;

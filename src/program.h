@@ -143,7 +143,7 @@ struct tendo_program {
 typedef struct tendo_program tendo_program;
 
 /* check.c: AST (all files, in load order) -> program.  Returns 0 on errors. */
-int check_program(tendo_program *p, ast_decl *decls, diag_list *d);
+int check_program(tendo_program *p, ast_decl *decls, diag_list *d, uint32_t root);
 
 /* eval.c: value of an expression that does not depend on any patient. */
 value eval_const(const cx *e);

@@ -118,7 +118,28 @@ def suite_unit(build, res):
                 res.fail(name, "exit %d\n%s%s" % (rc, text[-2000:], err.decode("utf-8", "replace")[-3000:]))
 
 
-def suite_cases(build, res):
+def rewrite_case_stderr(path, line, new_err):
+    """--update-cases: replace the `--- stderr` section of the case that
+    starts at `line` (review the diff before committing)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    i = line  # first line after the title
+    while i < len(lines) and not lines[i].startswith("=== ") and lines[i] != "--- stderr":
+        i += 1
+    if i >= len(lines) or lines[i] != "--- stderr":
+        return
+    j = i + 1
+    while j < len(lines) and not lines[j].startswith("=== ") and not lines[j].startswith("--- "):
+        j += 1
+    body = new_err.split("\n")
+    if body and body[-1] == "":
+        body = body[:-1]
+    lines[i + 1:j] = body
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("\n".join(lines))
+
+
+def suite_cases(build, res, update=False):
     """Diagnostics: each case's `rules` is written to t.rules (beside the
     shared tests/cases/base.rules) and checked; stderr must match exactly."""
     base = os.path.join(ROOT, "tests", "cases", "base.rules")
@@ -141,6 +162,9 @@ def suite_cases(build, res):
                 for variant, exe in binaries(build):
                     rc, out, err = run([exe, "check", "t.rules"], cwd=d)
                     got = err.decode("utf-8", "replace")
+                    if update and variant == "release" and got != want_err and want_err:
+                        rewrite_case_stderr(path, case["line"], got)
+                        continue
                     if rc != want_rc or got != want_err:
                         res.fail("%s [%s]" % (name, variant),
                                  "exit %d (want %d)\n--- got stderr\n%s--- want stderr\n%s" % (rc, want_rc, got, want_err))
@@ -273,13 +297,14 @@ def main():
     ap.add_argument("build")
     ap.add_argument("-k", dest="pattern", default="")
     ap.add_argument("--update-golden", action="store_true")
+    ap.add_argument("--update-cases", action="store_true")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     res = Results(a.pattern)
     helpers = {"run": run, "binaries": binaries, "parse_blocks": parse_blocks, "ROOT": ROOT,
                "check_expectations": check_expectations, "rel": rel}
     suite_unit(build, res)
-    suite_cases(build, res)
+    suite_cases(build, res, a.update_cases)
     suite_eval(build, res)
     suite_golden(build, res, a.update_golden)
     for _, fn in load_extra_suites():

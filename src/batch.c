@@ -1,0 +1,892 @@
+/* batch.c — evaluating whole cohorts: streamed, parallel, in input order.
+ *
+ * One log file flows through three roles:
+ *   - the reader (calling thread) reads large blocks and cuts each at the
+ *     last patient boundary, so a block holds whole patients only; the rest
+ *     is carried into the next block.  Memory is bounded by the block size
+ *     and the largest patient, never by the file.
+ *   - workers parse, validate and evaluate a block's patients and render
+ *     them into the block's own output buffer, with the block's diagnostics.
+ *   - the writer (the calling thread again) emits finished blocks strictly
+ *     in input order, so the output is byte-identical for any --jobs.
+ * With jobs = 1 the calling thread does all three, on the same code path. */
+#define _GNU_SOURCE /* memrchr */
+#include "tendo.h"
+#include "decision.h"
+#include "csvlog.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    BLOCK_SIZE = 1 << 20,         /* bytes read per block */
+    BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
+    MAX_JOBS = 256
+};
+
+/* One log file: its header mapping, shared by the blocks cut from it. */
+typedef struct file_ctx {
+    logr *hdr;
+    char *path;
+    unsigned long seq;        /* unique per file, never reused */
+    size_t blocks_left;       /* blocks not yet written; freed at 0 */
+    int reader_done;
+} file_ctx;
+
+typedef struct blk_patient {
+    char *id;
+    unsigned long line;      /* first row */
+    size_t out_off, out_len; /* its output inside block.out */
+    int kind;                /* decision kind, or -1 for a bad patient */
+} blk_patient;
+
+typedef struct block {
+    file_ctx *fc;
+    char *buf;               /* whole records, mem_alloc'd; buf[len] writable; NULL: diagnostics only */
+    size_t len, cap;
+    unsigned long first_line;
+    int split_tail;          /* its last patient continues in the next block */
+    /* results */
+    char *out;               /* open_memstream buffer: libc-owned, free() */
+    size_t out_len;
+    diag_list diags;
+    blk_patient *pts;
+    size_t npts, cap_pts;
+    arena ids;
+    unsigned long rows;
+    int oom;
+    int done;                /* guarded by the pool mutex */
+    struct block *next_q;    /* work queue */
+    struct block *next_out;  /* writer order */
+} block;
+
+typedef struct worker {
+    pthread_t th;
+    struct tendo_batch *b;
+    tendo_eval *ev;
+    patient pt;
+    logr *lr;
+    unsigned long lr_seq;    /* file whose header lr borrows */
+    int started;
+} worker;
+
+
+/* ---- ids seen across blocks (rows of one patient must be together) ------ */
+
+typedef struct id_set {
+    struct { uint64_t h; char *id; unsigned long line; } *slot;
+    size_t cap, n;
+    arena a;
+} id_set;
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h | 1;
+}
+
+static int id_grow(id_set *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 1024;
+    void *ns = mem_calloc(ncap, sizeof *s->slot);
+    if (!ns)
+        return 0;
+    __typeof__(s->slot) slots = ns;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slot[i].h)
+            continue;
+        size_t k = s->slot[i].h & (ncap - 1);
+        while (slots[k].h)
+            k = (k + 1) & (ncap - 1);
+        slots[k] = s->slot[i];
+    }
+    mem_free(s->slot);
+    s->slot = slots;
+    s->cap = ncap;
+    return 1;
+}
+
+/* 1 added; 0 already there (*line = where); -1 out of memory. */
+static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *first)
+{
+    if ((s->n + 1) * 2 > s->cap && !id_grow(s))
+        return -1;
+    uint64_t h = fnv(id);
+    size_t k = h & (s->cap - 1);
+    while (s->slot[k].h) {
+        if (s->slot[k].h == h && strcmp(s->slot[k].id, id) == 0) {
+            *first = s->slot[k].line;
+            return 0;
+        }
+        k = (k + 1) & (s->cap - 1);
+    }
+    char *copy = arena_strndup(&s->a, id, strlen(id));
+    if (!copy)
+        return -1;
+    s->slot[k].h = h;
+    s->slot[k].id = copy;
+    s->slot[k].line = line;
+    s->n++;
+    return 1;
+}
+
+static void id_free(id_set *s)
+{
+    mem_free(s->slot);
+    arena_free(&s->a);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- cutting blocks at patient boundaries ------------------------------- */
+
+/* Newlines in s[0..n), eight bytes at a time: the line count of each block
+ * is needed before a worker starts, so this runs on the reader's path. */
+static size_t count_lines(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, nl = ones * '\n';
+    const uint64_t low7 = ones * 0x7F, high = ones * 0x80;
+    size_t i = 0, c = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t x = w ^ nl;                      /* zero bytes were newlines */
+        uint64_t zero = ~((((x & low7) + low7) | x)) & high; /* 0x80 per newline byte */
+        c += (size_t)(((zero >> 7) * ones) >> 56);
+    }
+    for (; i < n; i++)
+        c += s[i] == '\n';
+    return c;
+}
+
+/* Quoted spans [open, close] in a buffer that starts at a record start,
+ * found by hopping from quote to quote as the reader does (a quote opens a
+ * field only at its start; "" inside is an escaped quote). */
+typedef struct spans {
+    size_t *v;     /* pairs: open, close (SIZE_MAX when still open) */
+    size_t n, cap;
+} spans;
+
+static int find_spans(const char *b, size_t n, spans *sp)
+{
+    sp->n = 0;
+    const char *p = b, *e = b + n;
+    int in_q = 0;
+    while (p < e) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (!q)
+            break;
+        if (!in_q) {
+            if (q == b || q[-1] == ',' || q[-1] == '\n') {
+                size_t *v = mem_grow(sp->v, &sp->cap, sp->n + 2, sizeof *v);
+                if (!v)
+                    return 0;
+                sp->v = v;
+                sp->v[sp->n++] = (size_t)(q - b);
+                sp->v[sp->n++] = SIZE_MAX;
+                in_q = 1;
+            }
+            p = q + 1;
+        } else if (q + 1 < e && q[1] == '"') {
+            p = q + 2;
+        } else {
+            sp->v[sp->n - 1] = (size_t)(q - b);
+            in_q = 0;
+            p = q + 1;
+        }
+    }
+    return 1;
+}
+
+/* The quoted span holding offset off, or -1. */
+static long span_at(const spans *sp, size_t off)
+{
+    size_t lo = 0, hi = sp->n / 2;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (sp->v[2 * mid + 1] < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < sp->n / 2 && sp->v[2 * lo] < off ? (long)lo : -1;
+}
+
+/* Start of the record that ends just before `end` (a record start), or
+ * SIZE_MAX when it starts at 0... which is returned as 0. */
+static size_t record_before(const char *b, const spans *sp, size_t end)
+{
+    size_t lim = end - 1; /* the newline that ends the previous record */
+    while (lim > 0) {
+        const char *nl = memrchr(b, '\n', lim);
+        if (!nl)
+            return 0;
+        long s = span_at(sp, (size_t)(nl - b));
+        if (s < 0)
+            return (size_t)(nl - b) + 1;
+        lim = sp->v[2 * s]; /* a newline inside quotes: look before the quote */
+    }
+    return 0;
+}
+
+/* The patient id field of the record [s, e), unquoted into buf; its length,
+ * or SIZE_MAX when the record has no such field. */
+static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t cap)
+{
+    while (e > s && (e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    for (int f = 0; s <= e; f++) {
+        size_t n = 0;
+        if (s < e && *s == '"') {
+            const char *p = s + 1;
+            while (p < e && !(*p == '"' && (p + 1 >= e || p[1] != '"'))) {
+                if (f == pos && n < cap)
+                    buf[n] = *p;
+                n += 1;
+                p += *p == '"' ? 2 : 1;
+            }
+            s = p + 1;
+            while (s < e && *s != ',')
+                s++;
+        } else {
+            const char *c = memchr(s, ',', (size_t)(e - s));
+            const char *fe = c ? c : e;
+            n = (size_t)(fe - s);
+            if (f == pos)
+                memcpy(buf, s, n < cap ? n : cap);
+            s = fe;
+        }
+        if (f == pos)
+            return n < cap ? n : cap;
+        if (s >= e)
+            return SIZE_MAX;
+        s++; /* the comma */
+    }
+    return SIZE_MAX;
+}
+
+/* Offset where [0, cut) holds whole patients only; 0 when no patient
+ * boundary is in the buffer yet. */
+static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
+{
+    if (id_pos < 0 || n == 0)
+        return 0;
+    if (!find_spans(b, n, sp)) {
+        *oom = 1;
+        return 0;
+    }
+    size_t lim = n;
+    if (sp->n && sp->v[sp->n - 1] == SIZE_MAX)
+        lim = sp->v[sp->n - 2]; /* an unfinished quoted field: cut before it */
+    /* The last record that surely ends inside the buffer. */
+    size_t end = 0;
+    while (lim > 0) {
+        const char *nl = memrchr(b, '\n', lim);
+        if (!nl)
+            return 0;
+        long s = span_at(sp, (size_t)(nl - b));
+        if (s < 0) {
+            end = (size_t)(nl - b) + 1;
+            break;
+        }
+        lim = sp->v[2 * s];
+    }
+    if (end == 0)
+        return 0;
+    char a[257], c[257];
+    size_t start = record_before(b, sp, end);
+    size_t la = record_id(b + start, b + end, id_pos, a, sizeof a);
+    while (start > 0) {
+        size_t prev = record_before(b, sp, start);
+        if (start - prev <= 2) { /* a blank line: no id, keep walking */
+            start = prev;
+            continue;
+        }
+        size_t lc = record_id(b + prev, b + start, id_pos, c, sizeof c);
+        if (lc != la || memcmp(a, c, la) != 0)
+            return start; /* the id changes here: a patient boundary */
+        start = prev;
+    }
+    return 0;
+}
+
+struct tendo_batch {
+    const tendo_program *p;
+    tendo_batch_opts o;
+    FILE *out, *err;
+    tendo_batch_stats st;
+    /* pool */
+    pthread_mutex_t mu;
+    pthread_cond_t work, finished;
+    block *queue_head, **queue_tail;
+    int stop;
+    worker *w;               /* nw threads, or one inline worker when nw == 0 */
+    int nw;
+    /* writer */
+    block *out_head, **out_tail;
+    size_t inflight;
+    id_set seen;             /* per file: reset when a file starts */
+    char *prev_split_id;
+    unsigned long next_seq;
+    spans sp;
+    int write_failed;
+    /* Block buffers come back here: reusing them avoids faulting in fresh
+     * pages for every megabyte read.  Reader and writer share one thread. */
+    struct { char *p; size_t cap; } spare[16];
+    int nspare;
+};
+
+static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
+{
+    for (int i = 0; i < b->nspare; i++) {
+        if (b->spare[i].cap >= need) {
+            char *p = b->spare[i].p;
+            *cap = b->spare[i].cap;
+            b->spare[i] = b->spare[--b->nspare];
+            return p;
+        }
+    }
+    *cap = need;
+    return mem_alloc(need);
+}
+
+static void give_buffer(tendo_batch *b, char *p, size_t cap)
+{
+    if (p && b->nspare < (int)(sizeof b->spare / sizeof b->spare[0])) {
+        b->spare[b->nspare].p = p;
+        b->spare[b->nspare++].cap = cap;
+    } else {
+        mem_free(p);
+    }
+}
+
+/* ---- evaluating a block ------------------------------------------------- */
+
+static blk_patient *add_patient(block *k)
+{
+    blk_patient *v = mem_grow(k->pts, &k->cap_pts, k->npts + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    k->pts = v;
+    blk_patient *bp = &v[k->npts++];
+    memset(bp, 0, sizeof *bp);
+    bp->kind = -1;
+    return bp;
+}
+
+static int render_one(const tendo_batch *b, const tendo_decision *dec, FILE *m)
+{
+    if (b->o.format == TENDO_BATCH_JSONL)
+        return tendo_render_json(dec, b->p, m, b->o.trace ? TENDO_RENDER_TRACE : 0);
+    return tendo_render_csv(dec, b->p, m);
+}
+
+/* A worker's reader borrows the header of the block's file. */
+static int bind_reader(worker *w, const block *k)
+{
+    if (w->lr && w->lr_seq == k->fc->seq)
+        return 1;
+    logr_close(w->lr);
+    w->lr = logr_open_block(k->fc->hdr);
+    w->lr_seq = k->fc->seq;
+    return w->lr != NULL;
+}
+
+static void eval_patient(tendo_batch *b, worker *w, block *k, blk_patient *bp, FILE *m)
+{
+    tendo_opts eo = b->o.eval;
+    eo.trace = b->o.trace;
+    const tendo_decision *dec = tendo_decide(w->ev, &w->pt, &eo);
+    fflush(m);
+    bp->out_off = k->out_len;
+    if (!dec || render_one(b, dec, m) != 0 || fflush(m) != 0) {
+        diag_data(&k->diags, k->fc->path, bp->line, "out of memory evaluating patient '%s'", bp->id);
+        return;
+    }
+    bp->out_len = k->out_len - bp->out_off;
+    bp->kind = (int)dec->kind;
+}
+
+static void run_block(tendo_batch *b, worker *w, block *k)
+{
+    if (!k->buf)
+        return;
+    FILE *m = open_memstream(&k->out, &k->out_len);
+    if (!m || !bind_reader(w, k)) {
+        if (m)
+            fclose(m);
+        k->oom = 1;
+        return;
+    }
+    logr_set_block(w->lr, k->buf, k->len, k->first_line);
+    unsigned long before = logr_rows(w->lr);
+    for (;;) {
+        int st = logr_next(w->lr, &w->pt, &k->diags);
+        if (st == LOGR_END)
+            break;
+        blk_patient *bp = add_patient(k);
+        if (!bp) {
+            k->oom = 1;
+            break;
+        }
+        if (st == LOGR_FATAL)
+            break;
+        const char *id = w->pt.id ? w->pt.id : "";
+        bp->id = arena_strndup(&k->ids, id, strlen(id));
+        bp->line = w->pt.nrows ? w->pt.line[0] : k->first_line;
+        if (!bp->id) {
+            k->oom = 1;
+            break;
+        }
+        if (st == LOGR_PATIENT)
+            eval_patient(b, w, k, bp, m);
+    }
+    k->rows = logr_rows(w->lr) - before;
+    if (fclose(m) != 0)
+        k->oom = 1;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    tendo_batch *b = w->b;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->queue_head && !b->stop)
+            pthread_cond_wait(&b->work, &b->mu);
+        if (!b->queue_head)
+            break;
+        block *k = b->queue_head;
+        b->queue_head = k->next_q;
+        if (!b->queue_head)
+            b->queue_tail = &b->queue_head;
+        pthread_mutex_unlock(&b->mu);
+        run_block(b, w, k);
+        pthread_mutex_lock(&b->mu);
+        k->done = 1;
+        pthread_cond_broadcast(&b->finished);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(tendo_batch *b)
+{
+    if (!b->o.progress)
+        return;
+    double dt = now_s() - b->st.t_start;
+    fprintf(b->o.progress, "\rtendo batch: %lu patients, %lu skipped, %lu rows, %.0f rows/s ",
+            b->st.patients, b->st.skipped, b->st.rows, dt > 0 ? (double)b->st.rows / dt : 0.0);
+    fflush(b->o.progress);
+}
+
+static void release_file(file_ctx *fc)
+{
+    if (--fc->blocks_left > 0 || !fc->reader_done)
+        return;
+    logr_close(fc->hdr);
+    mem_free(fc->path);
+    mem_free(fc);
+}
+
+static void free_block(tendo_batch *b, block *k)
+{
+    give_buffer(b, k->buf, k->cap);
+    free(k->out); /* from open_memstream: libc's */
+    diag_free(&k->diags);
+    mem_free(k->pts);
+    arena_free(&k->ids);
+    file_ctx *fc = k->fc;
+    mem_free(k);
+    if (fc)
+        release_file(fc);
+}
+
+static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
+{
+    unsigned long first = 0;
+    if (b->prev_split_id && bp == &k->pts[0] && strcmp(bp->id, b->prev_split_id) == 0) {
+        fprintf(b->err, "%s:%lu: error: patient '%s' is larger than the batch limit of %d MiB: skipped\n",
+                k->fc->path, bp->line, bp->id, BLOCK_MAX >> 20);
+        return 0;
+    }
+    int a = id_add(&b->seen, bp->id, bp->line, &first);
+    if (a == 0)
+        fprintf(b->err, "%s:%lu: error: rows for patient '%s' are not together: it already appeared at line %lu\n",
+                k->fc->path, bp->line, bp->id, first);
+    else if (a < 0)
+        fprintf(b->err, "%s:%lu: error: out of memory\n", k->fc->path, bp->line);
+    return a > 0;
+}
+
+static void emit_patient(tendo_batch *b, block *k, blk_patient *bp)
+{
+    if (bp->kind >= 0 && bp->id[0] && !seen_check(b, k, bp))
+        bp->kind = -1;
+    if (bp->kind < 0) {
+        b->st.skipped++;
+        return;
+    }
+    if (bp->out_len && fwrite(k->out + bp->out_off, 1, bp->out_len, b->out) != bp->out_len)
+        b->write_failed = 1;
+    b->st.patients++;
+    b->st.by_kind[bp->kind]++;
+}
+
+static void write_block(tendo_batch *b, block *k)
+{
+    diag_print(&k->diags, b->err);
+    if (k->oom)
+        fprintf(b->err, "%s:%lu: error: out of memory in this part of the log: its patients were skipped\n",
+                k->fc->path, k->first_line);
+    for (size_t i = 0; i < k->npts; i++)
+        emit_patient(b, k, &k->pts[i]);
+    b->st.rows += k->rows;
+    mem_free(b->prev_split_id);
+    b->prev_split_id = NULL;
+    if (k->split_tail && k->npts)
+        b->prev_split_id = mem_strdup(k->pts[k->npts - 1].id);
+    progress(b);
+    free_block(b, k);
+}
+
+/* Write finished blocks in order; with `all`, wait for every block, else
+ * wait only while more than two blocks per worker are in flight, which
+ * bounds memory. */
+static void drain(tendo_batch *b, int all)
+{
+    while (b->out_head) {
+        block *k = b->out_head;
+        if (b->nw) {
+            pthread_mutex_lock(&b->mu);
+            while (!k->done && (all || b->inflight > (size_t)b->nw * 2))
+                pthread_cond_wait(&b->finished, &b->mu);
+            int done = k->done;
+            pthread_mutex_unlock(&b->mu);
+            if (!done)
+                return;
+        }
+        b->out_head = k->next_out;
+        if (!b->out_head)
+            b->out_tail = &b->out_head;
+        b->inflight--;
+        write_block(b, k);
+    }
+}
+
+static void submit(tendo_batch *b, block *k)
+{
+    k->fc->blocks_left++;
+    if (b->nw == 0) {
+        run_block(b, &b->w[0], k);
+        write_block(b, k);
+        return;
+    }
+    k->next_out = NULL;
+    *b->out_tail = k;
+    b->out_tail = &k->next_out;
+    b->inflight++;
+    pthread_mutex_lock(&b->mu);
+    k->next_q = NULL;
+    *b->queue_tail = k;
+    b->queue_tail = &k->next_q;
+    pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    drain(b, 0);
+}
+
+static block *new_block(file_ctx *fc)
+{
+    block *k = mem_calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->fc = fc;
+    diag_init(&k->diags);
+    arena_init(&k->ids);
+    return k;
+}
+
+/* ---- the reader ----------------------------------------------------------- */
+
+/* Read until `want` more bytes are buffered or the file ends. */
+static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *eof, int *err)
+{
+    if (*len + want + 1 > *cap) {
+        size_t nc = *cap ? *cap : BLOCK_SIZE;
+        while (nc < *len + want + 1)
+            nc *= 2;
+        char *nb = mem_realloc(*buf, nc);
+        if (!nb)
+            return *err = ENOMEM, 0;
+        *buf = nb;
+        *cap = nc;
+    }
+    size_t goal = *len + want;
+    while (*len < goal && !*eof) {
+        ssize_t n = read(fd, *buf + *len, *cap - 1 - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return *err = errno, 0;
+        if (n == 0)
+            *eof = 1;
+        *len += (size_t)n;
+    }
+    return 1;
+}
+
+typedef struct feed {
+    file_ctx *fc;
+    int fd, eof, id_pos;
+    char *buf;
+    size_t len, cap;
+    unsigned long line;
+} feed;
+
+/* Hand [0, cut) to the workers and keep the rest for the next block. */
+static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
+{
+    block *k = new_block(f->fc);
+    size_t rest = f->len - cut;
+    size_t ncap;
+    char *nb = take_buffer(b, rest + BLOCK_SIZE + 1, &ncap);
+    if (!k || !nb) {
+        mem_free(k);
+        mem_free(nb);
+        return 0;
+    }
+    memcpy(nb, f->buf + cut, rest);
+    k->buf = f->buf;
+    k->cap = f->cap;
+    k->len = cut;
+    k->first_line = f->line;
+    k->split_tail = split;
+    f->line += count_lines(f->buf, cut);
+    f->buf = nb;
+    f->len = rest;
+    f->cap = ncap;
+    submit(b, k);
+    return 1;
+}
+
+static int feed_file(tendo_batch *b, feed *f)
+{
+    int err = 0;
+    size_t want = BLOCK_SIZE;
+    for (;;) {
+        if (!f->eof && !fill(f->fd, &f->buf, &f->len, &f->cap, want, &f->eof, &err))
+            break;
+        if (f->eof) {
+            if (f->len)
+                return hand_over(b, f, f->len, 0) ? 0 : ENOMEM;
+            return 0;
+        }
+        int oom = 0;
+        size_t cut = find_cut(f->buf, f->len, f->id_pos, &b->sp, &oom);
+        if (oom)
+            return ENOMEM;
+        if (cut > 0) {
+            if (!hand_over(b, f, cut, 0))
+                return ENOMEM;
+            want = BLOCK_SIZE;
+        } else if (f->len >= BLOCK_MAX) {
+            /* One patient larger than any block: cut at a record boundary
+             * and let the writer report it. */
+            size_t end = f->len;
+            const char *nl = memrchr(f->buf, '\n', end);
+            if (!nl || !hand_over(b, f, (size_t)(nl - f->buf) + 1, 1))
+                return ENOMEM;
+        } else {
+            want = f->len; /* no boundary yet: read as much again */
+        }
+    }
+    return err;
+}
+
+/* A block that carries only diagnostics, so file-level errors appear in
+ * input order with everything else. */
+static void report_file(tendo_batch *b, file_ctx *fc, diag_list *d)
+{
+    block *k = new_block(fc);
+    if (!k) {
+        diag_print(d, b->err);
+        return;
+    }
+    diag_list tmp = k->diags;
+    k->diags = *d;
+    *d = tmp;
+    pthread_mutex_lock(&b->mu);
+    k->done = 1;
+    pthread_mutex_unlock(&b->mu);
+    fc->blocks_left++;
+    if (b->nw == 0) {
+        write_block(b, k);
+        return;
+    }
+    k->next_out = NULL;
+    *b->out_tail = k;
+    b->out_tail = &k->next_out;
+    b->inflight++;
+    drain(b, 0);
+}
+
+int tendo_batch_add(tendo_batch *b, const char *path)
+{
+    file_ctx *fc = mem_calloc(1, sizeof *fc);
+    char *pc = mem_strdup(path);
+    if (!fc || !pc) {
+        mem_free(fc);
+        mem_free(pc);
+        fprintf(b->err, "%s: error: out of memory\n", path);
+        b->st.files_failed++;
+        return -1;
+    }
+    fc->path = pc;
+    fc->seq = ++b->next_seq;
+    b->st.files++;
+    /* A new file: its patients may repeat ids of another file's. */
+    drain(b, 1);
+    id_free(&b->seen);
+    mem_free(b->prev_split_id);
+    b->prev_split_id = NULL;
+
+    diag_list d;
+    diag_init(&d);
+    fc->hdr = logr_open(&b->p->sch, fc->path, &d);
+    feed f = { .fc = fc, .fd = -1 };
+    int rc = 0;
+    if (fc->hdr && logr_take_rest(fc->hdr, &f.buf, &f.len, &f.cap, &f.fd, &f.eof, &f.line)) {
+        f.id_pos = logr_id_pos(fc->hdr);
+        int e = feed_file(b, &f);
+        if (e) {
+            diag_data(&d, fc->path, f.line, "%s", e == ENOMEM ? "out of memory" : strerror(e));
+            rc = -1;
+        }
+    } else {
+        rc = -1;
+    }
+    if (f.fd > STDIN_FILENO)
+        close(f.fd);
+    mem_free(f.buf);
+    if (rc)
+        b->st.files_failed++;
+    fc->reader_done = 1;
+    fc->blocks_left++; /* held while reporting */
+    if (d.n || d.nerrors)
+        report_file(b, fc, &d);
+    diag_free(&d);
+    release_file(fc);
+    return rc;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static int start_worker(tendo_batch *b, worker *w)
+{
+    w->b = b;
+    w->ev = tendo_eval_new(b->p);
+    patient_init(&w->pt);
+    return w->ev != NULL;
+}
+
+static void end_worker(worker *w)
+{
+    tendo_eval_free(w->ev);
+    patient_free(&w->pt);
+    logr_close(w->lr);
+}
+
+tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, FILE *out, FILE *err)
+{
+    tendo_batch *b = mem_calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->p = p;
+    b->o = *o;
+    b->out = out;
+    b->err = err;
+    b->queue_tail = &b->queue_head;
+    b->out_tail = &b->out_head;
+    b->st.t_start = now_s();
+    arena_init(&b->seen.a);
+    int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
+    b->nw = jobs == 1 ? 0 : jobs;
+    b->w = mem_calloc((size_t)(b->nw ? b->nw : 1), sizeof *b->w);
+    if (!b->w || pthread_mutex_init(&b->mu, NULL) != 0) {
+        mem_free(b->w);
+        mem_free(b);
+        return NULL;
+    }
+    pthread_cond_init(&b->work, NULL);
+    pthread_cond_init(&b->finished, NULL);
+    int ok = 1;
+    for (int i = 0; i < (b->nw ? b->nw : 1) && ok; i++) {
+        ok = start_worker(b, &b->w[i]);
+        if (ok && b->nw)
+            ok = pthread_create(&b->w[i].th, NULL, worker_main, &b->w[i]) == 0;
+        b->w[i].started = ok;
+    }
+    if (!ok) {
+        tendo_batch_free(b);
+        return NULL;
+    }
+    if (o->format == TENDO_BATCH_CSV && tendo_render_csv_header(out) != 0)
+        b->write_failed = 1;
+    return b;
+}
+
+int tendo_batch_finish(tendo_batch *b, tendo_batch_stats *st)
+{
+    drain(b, 1);
+    b->st.seconds = now_s() - b->st.t_start;
+    if (b->o.progress) {
+        fputs("\r\033[K", b->o.progress);
+        fflush(b->o.progress);
+    }
+    if (fflush(b->out) != 0 || ferror(b->out))
+        b->write_failed = 1;
+    *st = b->st;
+    return b->write_failed ? -1 : 0;
+}
+
+void tendo_batch_free(tendo_batch *b)
+{
+    if (!b)
+        return;
+    drain(b, 1);
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < (b->nw ? b->nw : 1); i++) {
+        if (b->nw && b->w[i].started)
+            pthread_join(b->w[i].th, NULL);
+        end_worker(&b->w[i]);
+    }
+    pthread_cond_destroy(&b->work);
+    pthread_cond_destroy(&b->finished);
+    pthread_mutex_destroy(&b->mu);
+    id_free(&b->seen);
+    mem_free(b->prev_split_id);
+    mem_free(b->sp.v);
+    for (int i = 0; i < b->nspare; i++)
+        mem_free(b->spare[i].p);
+    mem_free(b->w);
+    mem_free(b);
+}

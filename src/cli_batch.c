@@ -1,0 +1,278 @@
+/* cli_batch.c — `tendo batch`: paths to files, the atomic -o, the summary. */
+#include "cli.h"
+#include "mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The temporary output file, for the signal handler only: a handler can
+ * reach nothing else, so this is the command's one piece of global state. */
+static char tmp_path[4096];
+static volatile sig_atomic_t tmp_live;
+
+static void on_signal(int sig)
+{
+    if (tmp_live)
+        unlink(tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+typedef struct path_list {
+    char **v;
+    size_t n, cap;
+} path_list;
+
+static int push_path(path_list *l, const char *dir, const char *name)
+{
+    size_t ld = dir ? strlen(dir) : 0, ln = strlen(name);
+    char *s = mem_alloc(ld + ln + 2);
+    char **v = mem_grow(l->v, &l->cap, l->n + 1, sizeof *v);
+    if (!s || !v) {
+        mem_free(s);
+        if (v)
+            l->v = v;
+        return 0;
+    }
+    l->v = v;
+    if (dir) {
+        memcpy(s, dir, ld);
+        s[ld] = '/';
+        memcpy(s + ld + 1, name, ln + 1);
+    } else {
+        memcpy(s, name, ln + 1);
+    }
+    l->v[l->n++] = s;
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_csv_ext(const char *n)
+{
+    size_t l = strlen(n);
+    return l > 4 && strcmp(n + l - 4, ".csv") == 0;
+}
+
+/* Every *.csv under dir, depth first; the caller sorts the whole list. */
+static int walk(path_list *l, const char *dir, int depth)
+{
+    if (depth > 64) {
+        fprintf(stderr, "%s: error: directories nested deeper than 64 levels: not read\n", dir);
+        return 0;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "%s: error: cannot read directory: %s\n", dir, strerror(errno));
+        return 0;
+    }
+    int ok = 1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        size_t before = l->n;
+        if (!push_path(l, dir, e->d_name)) {
+            ok = 0;
+            break;
+        }
+        struct stat st;
+        if (stat(l->v[before], &st) != 0 || (!S_ISDIR(st.st_mode) && !has_csv_ext(e->d_name))) {
+            mem_free(l->v[--l->n]);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            char *sub = l->v[--l->n];
+            ok &= walk(l, sub, depth + 1);
+            mem_free(sub);
+        }
+    }
+    closedir(d);
+    return ok;
+}
+
+/* Expand the PATH arguments: files as given, directories to their *.csv. */
+static int collect(path_list *l, char **args, int n)
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (strcmp(args[i], "-") != 0 && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            size_t from = l->n;
+            ok &= walk(l, args[i], 0);
+            qsort(l->v + from, l->n - from, sizeof *l->v, cmp_str);
+        } else if (!push_path(l, NULL, args[i])) {
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static void free_paths(path_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        mem_free(l->v[i]);
+    mem_free(l->v);
+}
+
+static FILE *open_output(const char *path)
+{
+    if (!path)
+        return stdout;
+    if ((size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.XXXXXX", path) >= sizeof tmp_path) {
+        fprintf(stderr, "tendo: error: output path too long: %s\n", path);
+        return NULL;
+    }
+    int fd = mkstemp(tmp_path);
+    if (fd < 0) {
+        fprintf(stderr, "%s: error: cannot create the output file: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    tmp_live = 1;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp_path);
+        tmp_live = 0;
+    }
+    return f;
+}
+
+/* Publish the output only when the run succeeded in writing it. */
+static int close_output(FILE *f, const char *path, int ok)
+{
+    if (!path)
+        return fflush(stdout) == 0 && ok;
+    int good = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    good &= fclose(f) == 0;
+    if (good && rename(tmp_path, path) != 0) {
+        fprintf(stderr, "%s: error: cannot rename the output into place: %s\n", path, strerror(errno));
+        good = 0;
+    }
+    if (!good)
+        unlink(tmp_path);
+    tmp_live = 0;
+    return good;
+}
+
+static void summary(const tendo_batch_stats *st)
+{
+    double rate = st->seconds > 0 ? (double)st->rows / st->seconds : 0;
+    fprintf(stderr,
+            "tendo batch: %lu patients evaluated (stop %lu, regress %lu, hold %lu, advance %lu), "
+            "%lu skipped, %lu of %lu files unreadable; %lu rows in %.3f s (%.0f rows/s)\n",
+            st->patients, st->by_kind[0], st->by_kind[1], st->by_kind[2], st->by_kind[3], st->skipped,
+            st->files_failed, st->files, st->rows, st->seconds, rate);
+}
+
+typedef struct batch_args {
+    tendo_batch_opts o;
+    const char *out_path;
+} batch_args;
+
+static int parse_batch_args(int argc, char **argv, batch_args *a)
+{
+    static const struct option opts[] = {
+        { "jobs", required_argument, NULL, 'j' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "as-of", required_argument, NULL, 'a' },
+        { "trace", no_argument, NULL, 't' },
+        { NULL, 0, NULL, 0 },
+    };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    a->o.jobs = cpus > 0 ? (int)cpus : 1;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:j:", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'j':
+            errno = 0;
+            long j = strtol(optarg, &end, 10);
+            if (*end || errno || j < 1 || j > 256)
+                return cli_usage("--jobs is a whole number from 1 to 256, not", optarg);
+            a->o.jobs = (int)j;
+            break;
+        case 'f':
+            if (strcmp(optarg, "csv") == 0)
+                a->o.format = TENDO_BATCH_CSV;
+            else if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
+                a->o.format = TENDO_BATCH_JSONL;
+            else
+                return cli_usage("--format is csv or jsonl, not", optarg);
+            break;
+        case 'o': a->out_path = optarg; break;
+        case 'a':
+            if (!tendo_parse_date(optarg, &a->o.eval.as_of))
+                return cli_usage("--as-of needs a date YYYY-MM-DD, not", optarg);
+            a->o.eval.has_as_of = 1;
+            break;
+        case 't': a->o.trace = 1; break;
+        default: return cli_usage("unknown option", argv[optind - 1]);
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage("batch needs a rule file and at least one log file or directory", NULL);
+    return 0;
+}
+
+static int run_batch(tendo_program *p, batch_args *a, path_list *paths, FILE *out)
+{
+    a->o.progress = isatty(STDERR_FILENO) ? stderr : NULL;
+    tendo_batch *b = tendo_batch_new(p, &a->o, out, stderr);
+    if (!b) {
+        fputs("tendo: error: out of memory starting the batch\n", stderr);
+        return TENDO_EXIT_OUTPUT;
+    }
+    for (size_t i = 0; i < paths->n; i++)
+        tendo_batch_add(b, paths->v[i]);
+    tendo_batch_stats st;
+    int wrote = tendo_batch_finish(b, &st) == 0;
+    tendo_batch_free(b);
+    summary(&st);
+    if (!close_output(out, a->out_path, wrote)) {
+        fputs("tendo: error: cannot write the output\n", stderr);
+        return TENDO_EXIT_OUTPUT;
+    }
+    return st.skipped || st.files_failed ? TENDO_EXIT_SKIPPED : TENDO_EXIT_OK;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    batch_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_batch_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    tendo_diags *d = tendo_diags_new();
+    tendo_program *p = d ? tendo_load(argv[optind], d) : NULL;
+    if (!p) {
+        if (d)
+            tendo_diags_print(d, stderr);
+        tendo_diags_free(d);
+        return TENDO_EXIT_RULES;
+    }
+    tendo_diags_free(d);
+    path_list paths = { 0 };
+    int listed = collect(&paths, argv + optind + 1, argc - optind - 1);
+    FILE *out = open_output(a.out_path);
+    rc = out ? run_batch(p, &a, &paths, out) : TENDO_EXIT_OUTPUT;
+    if (rc == TENDO_EXIT_OK && !listed)
+        rc = TENDO_EXIT_SKIPPED;
+    free_paths(&paths);
+    tendo_program_free(p);
+    return rc;
+}
