@@ -409,7 +409,7 @@ decision
     | ADVANCE opt_to                  { NEW($$, ast_rule_new(pc, R_ADVANCE, @1));
                                         $$->target = $2; $$->target_loc = ctx_loc(pc, pc->target_loc); }
     | REFER STRING                    { NEW($$, ast_rule_new(pc, R_REFER, @1)); $$->refer = $2; }
-    | FLAG IDENT                      { NEW($$, ast_rule_new(pc, R_FLAG, @1)); $$->name = $2;
+    | FLAG IDENT                      { NEW($$, ast_rule_new(pc, R_FLAG, @1)); $$->name = $2; $$->flag = $2;
                                         $$->name_loc = ctx_loc(pc, @2); }
     ;
 

@@ -118,7 +118,8 @@ typedef enum { R_STOP, R_REGRESS, R_HOLD, R_ADVANCE, R_REFER, R_FLAG } rule_kind
 
 typedef struct ast_rule {
     rule_kind kind;
-    const char *name;        /* label `name:` or flag name, may be NULL */
+    const char *name;        /* label `name:` (or the flag name when unlabelled), may be NULL */
+    const char *flag;        /* R_FLAG: the flag raised */
     src_loc loc, name_loc;
     const char *target;      /* `to STAGE` */
     src_loc target_loc;

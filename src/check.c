@@ -1142,14 +1142,14 @@ static void check_rule(checker *c, ast_rule *a, int stage_idx)
 {
     static const kind_t kinds[] = { K_STOP, K_REGRESS, K_HOLD, K_ADVANCE, K_REFER, K_FLAG };
     rule *r = &c->p->rules[c->p->nrules];
-    *r = (rule){ .kind = kinds[a->kind], .name = a->name, .loc = a->loc, .stage = stage_idx,
+    *r = (rule){ .kind = kinds[a->kind], .name = a->name, .flag = a->flag, .loc = a->loc, .stage = stage_idx,
                  .volume = 1, .for_days = a->for_days, .refer = a->refer, .because = a->because,
                  .order = c->p->nrules };
     r->target = stage_target(c, a->target, a->target_loc);
     if (a->reduce_pct != -1) {
         if (a->reduce_pct <= 0 || a->reduce_pct >= 100)
             ERR(c, a->reduce_loc, "reduce volume by more than 0%% and less than 100%%, not %g%%", a->reduce_pct);
-        r->volume = 1 - a->reduce_pct / 100;
+        r->volume = (100 - a->reduce_pct) / 100; /* 90% off is exactly 0.1 */
     }
     if (a->for_days && (a->for_days != floor(a->for_days) || a->for_days < 1))
         ERR(c, a->loc, "'for N days' needs a whole number of days, at least 1, not %g", a->for_days);

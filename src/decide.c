@@ -237,11 +237,20 @@ static void decide_rules(evaluator *ev, int cur, int trace)
         if (r->kind == K_REFER)
             d->refer = join_refer(ev, d->refer, r->refer);
         else if (r->kind == K_FLAG)
-            add_text(ev, &d->flags, &d->nflags, r->name);
+            add_text(ev, &d->flags, &d->nflags, r->flag);
         else if (!winner || r->kind < winner->kind)
             winner = r;
     }
     d->rule = winner;
+    if (winner && winner->kind == K_STOP) {
+        /* Every stop that fired says whom to see: all of them, in file
+         * order, before any non-urgent referral. */
+        const char *urgent = NULL;
+        for (size_t i = 0; i < p->nrules; i++)
+            if (applies_here(ev, &p->rules[i], cur) && res[i] == T3_TRUE && p->rules[i].kind == K_STOP)
+                urgent = join_refer(ev, urgent, p->rules[i].refer);
+        d->refer = d->refer ? join_refer(ev, urgent, d->refer) : urgent;
+    }
     if (trace) {
         for (size_t i = 0; i < p->nrules; i++)
             if (applies_here(ev, &p->rules[i], cur))
@@ -257,7 +266,7 @@ static double scaled(double v, double volume)
 {
     if (v <= 0 || volume == 1)
         return v;
-    double s = floor(v * volume + 0.5);
+    double s = floor(v * volume + 0.5 + 1e-9); /* 15 x 0.1 = 1.5 rounds up */
     return s < 1 ? 1 : s;
 }
 
@@ -287,6 +296,7 @@ static void apply_stmt(evaluator *ev, const mod_stmt *s, out_dose *o)
     case M_RANGE: o->d.range = s->text; break;
     case M_KNEE: o->d.knee = s->text; break;
     case M_NOTE: add_text(ev, &o->notes, &o->nnotes, s->text); break;
+    case M_VOLUME: if (s->only) apply_volume(&o->d, s->pct / 100); break;
     default: break;
     }
 }
@@ -305,8 +315,6 @@ static void build_prescription(evaluator *ev, const int *mods_on)
     for (size_t i = 0; i < st->ndoses; i++) {
         out_dose *o = &d->doses[i];
         o->d = st->doses[i];
-        if (o->d.note)
-            add_text(ev, &o->notes, &o->nnotes, o->d.note);
         for (size_t m = 0; m < p->nmods; m++) {
             if (!mods_on[m])
                 continue;
@@ -343,7 +351,7 @@ static void apply_modifiers(evaluator *ev, int trace, int *on)
                 add_text(ev, &d->flags, &d->nflags, s->text);
             else if (s->kind == M_AVOID)
                 add_text(ev, &d->avoid, &d->navoid, s->text);
-            else if (s->kind == M_VOLUME)
+            else if (s->kind == M_VOLUME && !s->only) /* restricted ones scale their exercises */
                 d->volume *= s->pct / 100;
         }
     }
@@ -390,13 +398,7 @@ static void fill_outcome(evaluator *ev, int cur)
     d->because = w->because;
     d->volume = w->volume;
     d->for_days = w->for_days;
-    if (w->kind == K_STOP) {
-        d->urgent = 1;
-        const char *others = d->refer;
-        d->refer = w->refer;
-        if (others)
-            d->refer = join_refer(ev, d->refer, others);
-    }
+    d->urgent = w->kind == K_STOP; /* its referrals were gathered in decide_rules */
 }
 
 const tendo_decision *tendo_decide(tendo_eval *ev, const tendo_patient *pt, const tendo_opts *o)

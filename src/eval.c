@@ -7,6 +7,7 @@
  * logic is three-valued (Kleene), as in SQL. */
 #include "eval.h"
 #include "mem.h"
+#include "date.h"
 
 #include <math.h>
 #include <string.h>
@@ -263,6 +264,7 @@ static void window_range(const evaluator *ev, const window *w, long row, int32_t
 
 typedef struct agg_acc {
     size_t rows, known, truths;
+    int32_t day0;            /* trend sums days relative to this, for precision */
     int any_unknown, any_false;
     value best, first, last;
     double sum, sx, sy, sxx, sxy;
@@ -280,17 +282,20 @@ static void agg_add(agg_acc *a, agg_kind fn, value v, int32_t day)
         a->truths += v.u.b != 0;
         a->any_false |= !v.u.b;
     }
-    if (a->known == 1)
+    if (a->known == 1) {
         a->first = v;
+        a->day0 = day;
+    }
     a->last = v;
     double x = orderable(v);
     if (a->known == 1 || (fn == AGG_MAX && x > orderable(a->best)) || (fn == AGG_MIN && x < orderable(a->best)))
         a->best = v;
     a->sum += x;
-    a->sx += day;
+    double t = (double)(day - a->day0);
+    a->sx += t;
     a->sy += x;
-    a->sxx += (double)day * day;
-    a->sxy += (double)day * x;
+    a->sxx += t * t;
+    a->sxy += t * x;
 }
 
 static value agg_result(const agg_acc *a, agg_kind fn, const cx *arg)
@@ -528,7 +533,11 @@ value eval_at(evaluator *ev, const cx *e, long row, int32_t now)
         r = eval_at(ev, e->b, row, now);
         if (l.kind != VK_DATE || r.kind != VK_NUM)
             return UNKNOWN;
-        return (value){ .kind = VK_DATE, .u.date = l.u.date + (int32_t)lround(e->c ? -r.u.num : r.u.num) };
+        /* Computed in double: a day outside years 1..9999 is no date. */
+        double day = (double)l.u.date + (e->c ? -r.u.num : r.u.num);
+        if (!(day >= DATE_MIN_DAY && day <= DATE_MAX_DAY))
+            return UNKNOWN;
+        return (value){ .kind = VK_DATE, .u.date = (int32_t)lround(day) };
     default:
         return eval_rows(ev, e, row, now);
     }

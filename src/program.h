@@ -80,7 +80,8 @@ typedef enum { K_STOP, K_REGRESS, K_HOLD, K_ADVANCE, K_REFER, K_FLAG } kind_t;
 
 typedef struct rule {
     kind_t kind;
-    const char *name;     /* label, or flag name for K_FLAG; may be NULL */
+    const char *name;     /* label (a flag rule without one: its flag); may be NULL */
+    const char *flag;     /* K_FLAG: the flag raised */
     src_loc loc;
     const char *file;     /* path of the rule file */
     unsigned line;
