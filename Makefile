@@ -97,3 +97,6 @@ check-rules: $(BUILD)/tendo
 
 clean:
 	rm -rf $(BUILD)
+
+# Fuzzing targets (libFuzzer; clang) live in fuzz/fuzz.mk.
+-include fuzz/fuzz.mk
