@@ -627,9 +627,9 @@ static block *new_block(file_ctx *fc)
 /* Read until `want` more bytes are buffered or the file ends. */
 static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *eof, int *err)
 {
-    if (*len + want + 1 > *cap) {
+    if (*len + want + LOG_SLACK > *cap) {
         size_t nc = *cap ? *cap : BLOCK_SIZE;
-        while (nc < *len + want + 1)
+        while (nc < *len + want + LOG_SLACK)
             nc *= 2;
         char *nb = mem_realloc(*buf, nc);
         if (!nb)
@@ -639,7 +639,7 @@ static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *
     }
     size_t goal = *len + want;
     while (*len < goal && !*eof) {
-        ssize_t n = read(fd, *buf + *len, *cap - 1 - *len);
+        ssize_t n = read(fd, *buf + *len, *cap - LOG_SLACK - *len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -665,7 +665,7 @@ static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
     block *k = new_block(f->fc);
     size_t rest = f->len - cut;
     size_t ncap;
-    char *nb = take_buffer(b, rest + BLOCK_SIZE + 1, &ncap);
+    char *nb = take_buffer(b, rest + BLOCK_SIZE + LOG_SLACK, &ncap);
     if (!k || !nb) {
         mem_free(k);
         mem_free(nb);

@@ -17,6 +17,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,8 @@ enum {
     LOG_MAX_ID = 256,            /* bytes of a patient id */
     LOG_MAX_PATIENT_ERRORS = 10, /* diagnostics for one bad patient */
     LOG_BUF_INIT = 256 * 1024,   /* read buffer; doubles while a record does not fit */
+    /* LOG_SLACK (csvlog.h): bytes kept readable past the data, so the fast
+     * path can compare 16 bytes at a time without a bounds test. */
     LOG_SHOW = 60,               /* bytes of a value quoted in a message */
     SHOW_BUF = LOG_SHOW * 2 + 4, /* every byte may be escaped, then "..." */
     LOG_MSG = 1024
@@ -51,6 +56,14 @@ typedef struct seen_ent {
     size_t off, len;        /* the id, in logr.ids */
     unsigned long line;     /* first row of that patient; 0 = empty slot */
 } seen_ent;
+
+typedef struct fast_col {
+    unsigned char kind;     /* FK_* */
+    unsigned char ranged;
+    unsigned char empty;    /* FE_*: what an empty field means */
+    int col;                /* schema column, -1 when skipped */
+    double lo, hi;
+} fast_col;
 
 typedef struct col_info {
     int pos;                /* header position, -1 when absent */
@@ -74,6 +87,9 @@ struct logr {
     size_t nf;              /* all its fields */
     unsigned long rec_line;
     int quoted_rec;         /* the record has a quoted field */
+    int unsplit;            /* plain record not split yet: rec_b/rec_len (fast path) */
+    char *rec_b;
+    size_t rec_len;
     rec_problem prob;
     size_t prob_field;      /* SIZE_MAX when not known */
     unsigned long prob_line;
@@ -89,6 +105,11 @@ struct logr {
     size_t *vlens;
     size_t *pp, npp;        /* per-patient columns present in the header */
     int id_pos;             /* header position of the patient column, or -1 */
+    int *hcol;              /* schema column of each header position, -1 when ignored */
+    fast_col *fplan;        /* by header position: how the fast path reads it */
+    size_t *absent, nabsent; /* schema columns the header lacks */
+    char ym[8];             /* "YYYY-MM-" of the last date parsed ... */
+    int32_t ym_base;        /* ... and the day number of its day 0 */
     int rest_last;          /* the last header column takes the rest of the row */
     char *file_id;          /* the patient id when there is no patient column */
 
@@ -241,7 +262,7 @@ static int refill(logr *r, diag_list *d)
         r->end -= r->pos;
         r->pos = 0;
     }
-    if (r->end + 1 >= r->cap) {
+    if (r->end + LOG_SLACK >= r->cap) {
         char *nb = mem_realloc(r->buf, r->cap * 2);
         if (!nb)
             return fatal_oom(r, d), 0;
@@ -250,7 +271,7 @@ static int refill(logr *r, diag_list *d)
     }
     ssize_t n;
     do
-        n = read(r->fd, r->buf + r->end, r->cap - 1 - r->end);
+        n = read(r->fd, r->buf + r->end, r->cap - LOG_SLACK - r->end);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         char eb[128];
@@ -502,6 +523,9 @@ static size_t nul_field(const logr *r)
     return SIZE_MAX;
 }
 
+static void split_record(logr *r, char *b, size_t len);
+static void fast_plan(logr *r);
+
 /* Reads and splits the next non-blank record: 1, 0 at end of file, -2 on a
  * fatal error (reported).  Problems with the record are left in r->prob. */
 static int read_record(logr *r, diag_list *d)
@@ -512,6 +536,7 @@ static int read_record(logr *r, diag_list *d)
         r->rec_line = r->line;
         r->prob = REC_OK;
         r->nf = 0;
+        r->unsplit = 0;
         rec_end k = find_record(r, d, &len, &quoted);
         if (k == END_FATAL)
             return -2;
@@ -533,17 +558,30 @@ static int read_record(logr *r, diag_list *d)
             len--;
         if (len == 0)
             continue;
-        int has_nul = memchr(b, '\0', len) != NULL;
         r->quoted_rec = quoted;
-        if (quoted)
-            split_quoted(r, b, b + len);
-        else
-            split_plain(r, b, b + len);
-        if (has_nul) {
-            r->prob = REC_OK;
-            problem(r, REC_NUL, nul_field(r), r->rec_line);
+        if (!quoted && r->hcol) {
+            /* Split only if the fast path declines it (see fast_take). */
+            r->unsplit = 1;
+            r->rec_b = b;
+            r->rec_len = len;
+            return 1;
         }
+        split_record(r, b, len);
         return 1;
+    }
+}
+
+/* The general path: fields in r->f, problems in r->prob. */
+static void split_record(logr *r, char *b, size_t len)
+{
+    int has_nul = memchr(b, '\0', len) != NULL;
+    if (r->quoted_rec)
+        split_quoted(r, b, b + len);
+    else
+        split_plain(r, b, b + len);
+    if (has_nul) {
+        r->prob = REC_OK;
+        problem(r, REC_NUL, nul_field(r), r->rec_line);
     }
 }
 
@@ -726,7 +764,23 @@ static int map_header(logr *r, diag_list *d)
     }
     if (s->patient_col >= 0 && (size_t)s->patient_col < s->ncols)
         r->id_pos = r->col[s->patient_col].pos;
-    return value_lengths(r, d);
+    if (!value_lengths(r, d))
+        return 0;
+    r->hcol = mem_array(r->nhdr, sizeof *r->hcol);
+    r->fplan = mem_array(r->nhdr, sizeof *r->fplan);
+    r->absent = mem_array(s->ncols + 1, sizeof *r->absent);
+    if (!r->hcol || !r->fplan || !r->absent)
+        return fatal_oom(r, d), 0;
+    for (size_t h = 0; h < r->nhdr; h++)
+        r->hcol[h] = -1;
+    for (size_t j = 0; j < s->ncols; j++) {
+        if (r->col[j].pos >= 0)
+            r->hcol[r->col[j].pos] = (int)j;
+        else
+            r->absent[r->nabsent++] = j;
+    }
+    fast_plan(r);
+    return 1;
 }
 
 static int read_header(logr *r, diag_list *d)
@@ -821,6 +875,9 @@ void logr_close(logr *r)
     mem_free(r->col);
     mem_free(r->vlens);
     mem_free(r->pp);
+    mem_free(r->hcol);
+    mem_free(r->fplan);
+    mem_free(r->absent);
     mem_free(r->file_id);
     mem_free(r->buf);
     mem_free(r->f);
@@ -881,7 +938,7 @@ void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line)
     r->buf = data;
     r->pos = 0;
     r->end = len;
-    r->cap = len + 1;
+    r->cap = len + LOG_SLACK;
     r->eof = 1;
     r->done = r->dead = r->pending = 0;
     r->started = 0;
@@ -1417,9 +1474,275 @@ static int start_patient(logr *r, patient *p, diag_list *d, const char *id, size
 
 enum { TAKE_OK, TAKE_NEXT, TAKE_FATAL };
 
+/* ---- the fast path ------------------------------------------------------ */
+
+/* Most rows of a real log are plain: no quotes, one field per column, every
+ * value written canonically.  fast_take parses such a record in one pass,
+ * straight into the patient's next row.  Anything else -- a quote, a blank
+ * to trim, "Yes" for "yes", a bad value, a missing field -- declines, and the
+ * general path (split, then parse_cell) handles the record and reports its
+ * problems exactly.  Both paths store identical cells for the same input. */
+enum { FAST_DECLINED = -1 };
+
+static int fast_date(logr *r, const char *s, size_t n, int32_t *out)
+{
+    if (n != 10)
+        return 0;
+    unsigned d1 = (unsigned char)s[8] - '0', d2 = (unsigned char)s[9] - '0';
+    if (memcmp(s, r->ym, 8) == 0 && d1 <= 9 && d2 <= 9) {
+        unsigned dd = d1 * 10 + d2;
+        if (dd >= 1 && dd <= 28) { /* every month has day 28 */
+            *out = r->ym_base + (int32_t)dd;
+            return 1;
+        }
+    }
+    if (!date_parse(s, n, out))
+        return 0;
+    memcpy(r->ym, s, 8);
+    r->ym_base = *out - (int32_t)(d1 * 10 + d2);
+    return 1;
+}
+
+static int fast_enum(const logr *r, size_t j, const char *s, size_t n, int32_t *out)
+{
+    const sch_column *c = &r->s->cols[j];
+    const size_t *vlen = r->col[j].vlen;
+    for (size_t k = 0; k < c->nvalues; k++)
+        if (vlen[k] == n && memcmp(c->values[k], s, n) == 0) {
+            *out = (int32_t)k;
+            return 1;
+        }
+    return 0;
+}
+
+/* What the fast path does with each header position, decided once when
+ * the header is read so the per-field work is a switch and a loop. */
+enum { FK_SKIP, FK_DATE, FK_INT, FK_NUM, FK_BOOL, FK_ENUM, FK_TEXT };
+enum { FE_SLOW, FE_UNKNOWN, FE_DEFAULT, FE_EMPTY_TEXT };
+
+static void fast_plan(logr *r)
+{
+    for (size_t h = 0; h < r->nhdr; h++) {
+        fast_col *f = &r->fplan[h];
+        int j = r->hcol[h];
+        f->col = j;
+        if (j < 0) {
+            f->kind = FK_SKIP;
+            continue;
+        }
+        const sch_column *c = &r->s->cols[j];
+        static const unsigned char kinds[] = { [COL_DATE] = FK_DATE, [COL_SCORE] = FK_INT,
+                                               [COL_NUMBER] = FK_NUM, [COL_BOOL] = FK_BOOL,
+                                               [COL_ENUM] = FK_ENUM, [COL_STAGE] = FK_ENUM,
+                                               [COL_TEXT] = FK_TEXT };
+        f->kind = kinds[c->type];
+        f->ranged = c->has_range != 0;
+        if (r->col[j].required)
+            f->empty = FE_SLOW;
+        else if (c->presence != PRES_DEFAULT)
+            f->empty = FE_UNKNOWN;
+        else if (c->type != COL_TEXT)
+            f->empty = FE_DEFAULT;
+        else
+            f->empty = !c->defval_text || !c->defval_text[0] ? FE_EMPTY_TEXT : FE_SLOW;
+        f->lo = c->lo;
+        f->hi = c->hi;
+    }
+}
+
+/* An empty field: the column's default, unknown, or (required) a decline. */
+static int fast_empty(logr *r, patient *p, size_t j, cell *c, uint8_t *known)
+{
+    const sch_column *col = &r->s->cols[j];
+    if (r->col[j].required)
+        return 0;
+    *known = 1;
+    if (col->presence != PRES_DEFAULT) {
+        c->num = 0;
+        *known = 0;
+        return 1;
+    }
+    if (col->type != COL_TEXT) {
+        *c = col->defval;
+        return 1;
+    }
+    const char *t = col->defval_text ? col->defval_text : "";
+    return put_text(p, t, strlen(t), c) ? 1 : -1;
+}
+
+/* A number that is not a plain run of digits: decimals, signs. */
+static int fast_decimal(const fast_col *f, char *s, size_t n, cell *c)
+{
+    double x;
+    if (f->kind != FK_NUM || is_blank(s[0]) || is_blank(s[n - 1]) || !parse_decimal(s, n, &x))
+        return 0;
+    if (f->ranged && (x < f->lo || x > f->hi))
+        return 0;
+    c->num = x == 0 ? 0.0 : x;
+    return 1;
+}
+
+/* One non-empty field; 0 declines, -1 is out of memory. */
+static inline int fast_value(logr *r, patient *p, const fast_col *f, char *s, size_t n, cell *c)
+{
+    uint32_t v = 0;
+    size_t i;
+    switch (f->kind) {
+    case FK_DATE:
+        return fast_date(r, s, n, &c->i);
+    case FK_INT:
+    case FK_NUM:
+        if (n > 9)
+            return fast_decimal(f, s, n, c);
+        for (i = 0; i < n; i++) {
+            unsigned dg = (unsigned char)s[i] - '0';
+            if (dg > 9)
+                return fast_decimal(f, s, n, c);
+            v = v * 10 + dg;
+        }
+        if (f->ranged && (v < f->lo || v > f->hi))
+            return 0;
+        c->num = v;
+        return 1;
+    case FK_BOOL:
+        if (n == 1 && (s[0] == '0' || s[0] == '1'))
+            c->i = s[0] == '1';
+        else if (n == 2 && s[0] == 'n' && s[1] == 'o')
+            c->i = 0;
+        else if (n == 3 && memcmp(s, "yes", 3) == 0)
+            c->i = 1;
+        else
+            return 0;
+        return 1;
+    case FK_ENUM:
+        return fast_enum(r, (size_t)f->col, s, n, &c->i);
+    case FK_TEXT:
+        if (n > UINT32_MAX - p->text_len)
+            return 0;
+        return put_text(p, s, n, c) ? 1 : -1;
+    }
+    return 1;
+}
+
+/* The first ',' or NUL at or after s; the record ends in a ',' sentinel and
+ * LOG_SLACK readable bytes follow it, so 16-byte loads are safe. */
+static inline char *next_sep(char *s)
+{
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), zero = _mm_setzero_si128();
+    for (;; s += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, zero)));
+        if (m)
+            return s + __builtin_ctz(m);
+    }
+#else
+    while (*s != ',' && *s != '\0')
+        s++;
+    return s;
+#endif
+}
+
+/* Fields of the unsplit record into row `row`; the patient id's span is
+ * returned in *id.  0 declines (a NUL byte, a field count that is off, a
+ * value that is not canonical), -1 is out of memory. */
+static int fast_fields(logr *r, patient *p, size_t row, field *id)
+{
+    size_t nc = p->ncols;
+    cell *c = p->cells + row * nc;
+    uint8_t *k = p->known + row * nc;
+    char *s = r->rec_b, *e = s + r->rec_len;
+    char keep = *e;
+    *e = ','; /* a sentinel: the field scan needs no bounds test */
+    int ok = 1;
+    size_t h = 0, last = r->nhdr - 1;
+    for (;; h++) {
+        char *f = next_sep(s);
+        if (*f == '\0' || (f == e) != (h == last)) {
+            ok = 0;
+            break;
+        }
+        const fast_col *fc = &r->fplan[h];
+        if ((int)h == r->id_pos)
+            *id = (field){ s, (size_t)(f - s) };
+        if (fc->kind != FK_SKIP) {
+            size_t j = (size_t)fc->col;
+            if (f == s) {
+                if (fc->empty == FE_UNKNOWN) {
+                    c[j].num = 0;
+                    k[j] = 0;
+                } else if (fc->empty == FE_EMPTY_TEXT) {
+                    c[j].s.off = (uint32_t)p->text_len;
+                    c[j].s.len = 0;
+                    k[j] = 1;
+                } else {
+                    ok = fast_empty(r, p, j, &c[j], &k[j]);
+                }
+            } else {
+                k[j] = 1;
+                ok = fast_value(r, p, fc, s, (size_t)(f - s), &c[j]);
+            }
+            if (ok <= 0)
+                break;
+        }
+        if (h == last)
+            break;
+        s = f + 1;
+    }
+    *e = keep;
+    for (size_t a = 0; a < r->nabsent && ok > 0; a++) {
+        size_t j = r->absent[a];
+        ok = fast_empty(r, p, j, &c[j], &k[j]);
+    }
+    return ok;
+}
+
+static int fast_take(logr *r, patient *p, diag_list *d)
+{
+    if (r->perr || r->prows + 1 > LOG_MAX_ROWS)
+        return FAST_DECLINED;
+    size_t row = p->nrows, text_before = p->text_len;
+    if (!reserve_rows(p, row + 1))
+        return TAKE_FATAL;
+    field id = { NULL, 0 };
+    int ok = fast_fields(r, p, row, &id);
+    if (ok < 0)
+        return TAKE_FATAL;
+    if (ok == 0 || (r->id_pos >= 0 && (id.n == 0 || id.n > LOG_MAX_ID ||
+                                       r->s->cols[r->s->patient_col].type != COL_TEXT))) {
+        p->text_len = text_before;
+        return FAST_DECLINED;
+    }
+    if (r->id_pos < 0) {
+        if (!r->started && !start_patient(r, p, d, r->file_id, strlen(r->file_id), 0))
+            return TAKE_FATAL;
+    } else if (!r->started) {
+        if (!start_patient(r, p, d, id.p, id.n, 1))
+            return TAKE_FATAL;
+    } else if (!same_id(r, p, id)) {
+        p->text_len = text_before; /* the row belongs to the next patient */
+        return TAKE_NEXT;
+    }
+    r->prows++;
+    p->line[row] = r->rec_line;
+    p->nrows++;
+    if (r->s->date_col >= 0)
+        check_date(r, p, d, row);
+    if (row > 0)
+        check_same(r, p, d, row);
+    return TAKE_OK;
+}
+
 /* Adds the current record to p, or says it starts the next patient. */
 static int take_row(logr *r, patient *p, diag_list *d)
 {
+    if (r->unsplit) {
+        int k = fast_take(r, p, d);
+        if (k != FAST_DECLINED)
+            return k;
+        r->unsplit = 0;
+        split_record(r, r->rec_b, r->rec_len);
+    }
     if (r->id_pos < 0) {
         if (!r->started && !start_patient(r, p, d, r->file_id, strlen(r->file_id), 0))
             return TAKE_FATAL;

@@ -12,6 +12,9 @@
 
 typedef struct logr logr;
 
+/* Readable bytes a buffer keeps after its data (see logr_set_block). */
+enum { LOG_SLACK = 16 };
+
 /* logr_next results */
 enum {
     LOGR_PATIENT = 1,  /* a valid patient is in p */
@@ -44,7 +47,8 @@ unsigned long logr_rows(const logr *r);
  * next record.  0 when a patient was already started.
  * logr_open_block makes a reader that shares hdr's header mapping (hdr must
  * outlive it); logr_set_block points it at whole records in data[0..len)
- * (data[len] must be writable; the bytes are split in place, not freed)
+ * (data[len .. len + LOG_SLACK) must be writable; bytes are split in
+ * place, not freed)
  * starting at first_line.  Patients are then read with logr_next. */
 int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *eof, unsigned long *line);
 int logr_id_pos(const logr *r);   /* header position of the patient column, -1 */
