@@ -282,6 +282,7 @@ static int refill(logr *r, diag_list *d)
     if (n == 0)
         r->eof = 1;
     r->end += (size_t)n;
+    memset(r->buf + r->end, 0, LOG_SLACK); /* defined bytes for 16-byte scans */
     return 1;
 }
 
@@ -367,11 +368,43 @@ static rec_end long_quote(logr *r, diag_list *d, size_t q_off)
 /* Finds the end of the record at r->pos, reading more as needed.  *len is
  * its length without the newline.  A quote opens a quoted field only at the
  * start of a field; inside one, "" is an escaped quote. */
+/* The common case in one pass: the next '\n' with no '"' before it.
+ * Returns its offset from b, or SIZE_MAX (a quote first, or no newline
+ * in [b, e)), in which case find_record takes the general way.  Reads up
+ * to LOG_SLACK bytes past e, which the buffers keep readable and zeroed. */
+static size_t plain_line(const char *b, const char *e)
+{
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), q = _mm_set1_epi8('"');
+    for (const char *p = b; p < e; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q));
+        if (!(mn | mq))
+            continue;
+        unsigned first = (unsigned)__builtin_ctz(mn | mq);
+        if (!(mn & (1u << first)) || p + first >= e)
+            return SIZE_MAX;
+        return (size_t)(p - b) + first;
+    }
+    return SIZE_MAX;
+#else
+    (void)b;
+    (void)e;
+    return SIZE_MAX;
+#endif
+}
+
 static rec_end find_record(logr *r, diag_list *d, size_t *len, int *quoted)
 {
     size_t off = 0, nl_off = SIZE_MAX, q_off = 0;
     int in_q = 0;
     *quoted = 0;
+    size_t fast = plain_line(r->buf + r->pos, r->buf + r->end);
+    if (fast != SIZE_MAX) {
+        *len = fast;
+        return END_NL;
+    }
     for (;;) {
         char *b = r->buf + r->pos, *e = r->buf + r->end, *p = b + off;
         if (!in_q) {
@@ -840,7 +873,7 @@ logr *logr_open(const schema *s, const char *path, diag_list *d)
     r->line = 1;
     r->id_pos = -1;
     r->cap = LOG_BUF_INIT;
-    r->buf = mem_alloc(r->cap);
+    r->buf = mem_calloc(1, r->cap);
     r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
     r->file_id = file_id(path);
     if (!r->buf || !r->f || !r->file_id) {
@@ -1013,11 +1046,13 @@ static int seen_add(logr *r, const char *id, size_t n, unsigned long line, unsig
 static int put_text(patient *p, const char *v, size_t n, cell *c)
 {
     if (n > 0) {
-        char *t = mem_grow(p->text, &p->text_cap, p->text_len + n, 1);
-        if (!t)
-            return 0;
-        p->text = t;
-        memcpy(t + p->text_len, v, n);
+        if (p->text_len + n > p->text_cap) {
+            char *t = mem_grow(p->text, &p->text_cap, p->text_len + n, 1);
+            if (!t)
+                return 0;
+            p->text = t;
+        }
+        memcpy(p->text + p->text_len, v, n);
     }
     c->s.off = (uint32_t)p->text_len;
     c->s.len = (uint32_t)n;
@@ -1508,7 +1543,7 @@ static int fast_enum(const logr *r, size_t j, const char *s, size_t n, int32_t *
     const sch_column *c = &r->s->cols[j];
     const size_t *vlen = r->col[j].vlen;
     for (size_t k = 0; k < c->nvalues; k++)
-        if (vlen[k] == n && memcmp(c->values[k], s, n) == 0) {
+        if (vlen[k] == n && c->values[k][0] == s[0] && memcmp(c->values[k], s, n) == 0) {
             *out = (int32_t)k;
             return 1;
         }
