@@ -92,6 +92,11 @@ test: $(BUILD)/tendo $(BUILD)/tendo-asan $(addprefix $(BUILD)/obj/unit/,$(UNIT_B
 test-fast: $(BUILD)/tendo $(addprefix $(BUILD)/obj/unit/,$(UNIT_BINS))
 	@TENDO_NO_ASAN=1 python3 tests/run.py $(BUILD)
 
+# The benchmark of issue 4: data generated into build/bench, decisions
+# checked against shared/bench/reference.py, then timed (never in `make test`).
+bench: $(BUILD)/tendo
+	python3 bench/bench.py $(BUILD)
+
 check-rules: $(BUILD)/tendo
 	$(BUILD)/tendo check rules/*.rules
 

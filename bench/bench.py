@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""make bench: tendo batch against the tools a user would pick instead.
+
+Generates the benchmark cohorts with shared/bench/gen.py (1k and 20k
+patients x 90 days, seed 1) into the build folder, checks that tendo's
+decisions equal reference.py's patient for patient and that --jobs 1 and
+--jobs 2 write byte-identical output, then times every tool several times
+and prints medians, rows/s, MB/s, peak RSS and the ratios against the goals.
+
+Usage: bench.py BUILD_DIR [--runs N] [--sizes 1000,20000]
+Timing is measured here, never in `make test`.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+RULES = os.path.join(ROOT, "bench", "reference.rules")
+
+
+# Runs a command and prints its wall time and peak RSS.  A fresh process per
+# run, because a process's RUSAGE_CHILDREN peak never goes down.
+PROBE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+dt = time.perf_counter() - t0
+print(rc, dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def timed(cmd):
+    """Wall time (s) and peak RSS (KiB) of one run of cmd."""
+    out = subprocess.run([sys.executable, "-c", PROBE] + cmd, capture_output=True, text=True, check=True).stdout
+    rc, dt, rss = out.split()
+    if rc != "0":
+        sys.exit("bench: %s failed with %s" % (" ".join(cmd), rc))
+    return float(dt), int(rss)
+
+
+def generate(build, n):
+    path = os.path.join(build, "bench", "cohort_%d.csv" % n)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(SHARED, "gen.py"), "--patients", str(n),
+                        "--days", "90", "--seed", "1", "--out", path], check=True)
+    return path
+
+
+def to_reference(tendo_csv, out_path):
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "to_reference.py"), tendo_csv, out_path],
+                   check=True)
+
+
+def check(build, tendo, data, tag):
+    d = os.path.join(build, "bench")
+    ref = os.path.join(d, "%s.reference.csv" % tag)
+    j1 = os.path.join(d, "%s.jobs1.csv" % tag)
+    j2 = os.path.join(d, "%s.jobs2.csv" % tag)
+    subprocess.run([sys.executable, os.path.join(SHARED, "reference.py"), data], stdout=open(ref, "wb"), check=True)
+    subprocess.run([tendo, "batch", RULES, data, "--jobs", "1", "-o", j1], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([tendo, "batch", RULES, data, "--jobs", "2", "-o", j2], check=True, stderr=subprocess.DEVNULL)
+    if open(j1, "rb").read() != open(j2, "rb").read():
+        sys.exit("bench: --jobs 1 and --jobs 2 outputs differ (%s)" % tag)
+    conv = os.path.join(d, "%s.tendo-as-reference.csv" % tag)
+    to_reference(j1, conv)
+    if open(conv, "rb").read() != open(ref, "rb").read():
+        sys.exit("bench: tendo's decisions differ from reference.py's (%s): compare %s and %s" % (tag, conv, ref))
+    return sum(1 for _ in open(ref)) - 1
+
+
+def measure(build, tendo, data, runs):
+    tools = [
+        ("tendo --jobs 1", [tendo, "batch", RULES, data, "--jobs", "1"]),
+        ("tendo --jobs 2", [tendo, "batch", RULES, data, "--jobs", "2"]),
+        ("reference.py", [sys.executable, os.path.join(SHARED, "reference.py"), data]),
+        ("wc -l", ["wc", "-l", data]),
+    ]
+    res = {}
+    for name, cmd in tools:
+        times, rss = [], []
+        for _ in range(runs):
+            t, m = timed(cmd)
+            times.append(t)
+            rss.append(m)
+        res[name] = (statistics.median(times), max(rss))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--sizes", default="1000,20000")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    tendo = os.path.join(build, "tendo")
+    print("tendo benchmark: %d runs each, medians; %d CPUs" % (a.runs, os.cpu_count()))
+    summary = []
+    for n in [int(x) for x in a.sizes.split(",")]:
+        data = generate(build, n)
+        patients = check(build, tendo, data, "p%d" % n)
+        rows = sum(1 for _ in open(data)) - 1
+        mb = os.path.getsize(data) / 1e6
+        print("\n%d patients x 90 days: %d rows, %.1f MB; decisions identical to reference.py "
+              "for all %d patients; --jobs 1 and 2 byte-identical" % (n, rows, mb, patients))
+        res = measure(build, tendo, data, a.runs)
+        print("  %-16s %9s %12s %9s %10s" % ("tool", "seconds", "rows/s", "MB/s", "peak RSS"))
+        for name, (t, rss) in res.items():
+            print("  %-16s %9.3f %12.0f %9.1f %7.1f MiB" % (name, t, rows / t, mb / t, rss / 1024))
+        t1, r1 = res["tendo --jobs 1"]
+        t2, r2 = res["tendo --jobs 2"]
+        tp = res["reference.py"][0]
+        print("  ratios: reference.py / tendo --jobs 1 = %.1fx; --jobs 1 / --jobs 2 = %.2fx" % (tp / t1, t1 / t2))
+        summary.append((n, tp / t1, t1 / t2, max(r1, r2) / 1024))
+    print("\ngoals (20k file): --jobs 1 >= 13x reference.py, --jobs 2 >= 1.6x --jobs 1, peak RSS <= 16 MiB")
+    for n, speed, par, rss in summary:
+        print("  %6d patients: %5.1fx %s, %4.2fx %s, %5.1f MiB %s" % (
+            n, speed, "met" if speed >= 13 else "NOT met", par, "met" if par >= 1.6 else "NOT met",
+            rss, "met" if rss <= 16 else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()

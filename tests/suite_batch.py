@@ -1,0 +1,139 @@
+"""Batch evaluation (`tendo batch`): no lost records, identical output for
+every --jobs, stdin, atomic -o, and bench/reference.rules against the
+reference implementation on shared/bench/edge.csv.  Loaded by tests/run.py."""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+MINI = "tests/golden/mini.rules"
+HEADER = "patient_id,date,presentation,stage,morning_pain,pain_during,swelling,notes\n"
+
+
+def patient_rows(pid, days, rnd, start=(2024, 1, 1)):
+    import datetime
+    d0 = datetime.date(*start)
+    rows = []
+    for i in range(days):
+        pd = "" if i == days - 1 else str(rnd.randint(0, 7))
+        note = rnd.choice(["", "", "", "sore, but fine", "\"quoted \"\"word\"\", ok\"", "felt a pop"])
+        if note and "," in note and not note.startswith('"'):
+            note = '"%s"' % note
+        rows.append("%s,%s,%s,%s,%d,%s,%s,%s\n" % (
+            pid, (d0 + datetime.timedelta(days=i)).isoformat(), rnd.choice(["midportion", "insertional"]) if i == 0 else "@P",
+            rnd.choice(["isometric", "raises"]) if i < days // 2 else "raises", rnd.randint(0, 6), pd,
+            rnd.choice(["no", "no", "yes"]), note))
+    pres = rows[0].split(",")[2]
+    return [r.replace("@P", pres) for r in rows]
+
+
+def cohort(n, days, seed):
+    rnd = random.Random(seed)
+    out = [HEADER]
+    for k in range(n):
+        out += patient_rows("P%05d" % k, days, rnd)
+    return "".join(out)
+
+
+def run(build, res, h):
+    run_cmd, binaries, ROOT = h["run"], h["binaries"], h["ROOT"]
+
+    def case(name, ok, detail=""):
+        if ok:
+            res.ok(name)
+        else:
+            res.fail(name, detail)
+
+    for variant, exe in binaries(build):
+        tag = "batch [%s]" % variant
+        with tempfile.TemporaryDirectory() as d:
+            # A cohort large enough to span several 512 KiB blocks.
+            big = os.path.join(d, "big.csv")
+            with open(big, "w") as f:
+                f.write(cohort(3000, 40, 7))
+            outs = {}
+            for j in (1, 2, 3):
+                rc, out, err = run_cmd([exe, "batch", MINI, big, "--jobs", str(j)])
+                outs[j] = out
+                case("%s: multi-block file, --jobs %d exits 0" % (tag, j), rc == 0, err.decode()[-2000:])
+            case("%s: --jobs 1, 2 and 3 write byte-identical output" % tag,
+                 outs[1] == outs[2] == outs[3] and outs[1].count(b"\n") == 3001,
+                 "lines: %s" % [o.count(b"\n") for o in outs.values()])
+            rc, eout, err = run_cmd([exe, "eval", "--format", "csv", MINI, big])
+            case("%s: batch records equal eval records" % tag, rc == 0 and eout == outs[1])
+
+            # Standard input.
+            rc, out, err = run_cmd([exe, "batch", MINI, "-", "--jobs", "2"], stdin=open(big, "rb").read())
+            case("%s: stdin gives the same records" % tag, rc == 0 and out == outs[1], err.decode()[-1000:])
+
+            # A folder with good files, a corrupt file and a bad patient inside a good file.
+            folder = os.path.join(d, "cohort")
+            os.makedirs(os.path.join(folder, "sub"))
+            with open(os.path.join(folder, "a.csv"), "w") as f:
+                f.write(cohort(5, 10, 1))
+            with open(os.path.join(folder, "sub", "c.csv"), "w") as f:
+                text = cohort(4, 10, 3).replace("P00002,2024-01-03", "P00002,2024-13-03")
+                f.write(text)
+            with open(os.path.join(folder, "b.csv"), "wb") as f:
+                f.write(b"\x00\x01garbage,not,a,log\n")
+            with open(os.path.join(folder, "notes.txt"), "w") as f:
+                f.write("not a log: ignored\n")
+            rc, out, err = run_cmd([exe, "batch", MINI, folder, "--jobs", "2"])
+            e = err.decode()
+            lines = out.decode().splitlines()
+            case("%s: folder with corrupt files exits 4" % tag, rc == 4, "exit %d\n%s" % (rc, e))
+            case("%s: every good patient is written, in sorted path order" % tag,
+                 [l.split(",")[0] for l in lines[1:]] == ["P00000", "P00001", "P00002", "P00003", "P00004",
+                                                           "P00000", "P00001", "P00003"], out.decode())
+            case("%s: the corrupt file is named" % tag, "b.csv" in e and "error" in e, e)
+            case("%s: the bad patient is named with file and line" % tag,
+                 "sub/c.csv:24: error: column 'date': '2024-13-03' is not a valid date" in e, e)
+            case("%s: the summary counts skipped patients" % tag, "1 skipped, 1 of 3 files unreadable" in e, e)
+
+            # Rows of a patient that come back after another patient, across blocks.
+            split = os.path.join(d, "split.csv")
+            body = cohort(3000, 40, 9)
+            first = "".join(l for l in body.splitlines(True)[1:41])  # P00000's rows
+            with open(split, "w") as f:
+                f.write(body + first.replace("2024-", "2025-"))
+            rc, out, err = run_cmd([exe, "batch", MINI, split, "--jobs", "2"])
+            case("%s: a patient whose rows are not together is reported and skipped" % tag,
+                 rc == 4 and b"rows for patient 'P00000' are not together: it already appeared at line 2" in err
+                 and out.count(b"\n") == 3001, err.decode()[-1000:])
+
+            # -o: atomic, and no file at all when the run cannot finish.
+            target = os.path.join(d, "out.csv")
+            rc, out, err = run_cmd([exe, "batch", MINI, big, "-o", target])
+            case("%s: -o writes the file" % tag, rc == 0 and open(target, "rb").read() == outs[1])
+            left = [x for x in os.listdir(d) if x.startswith("out.csv.tmp")]
+            case("%s: -o leaves no temporary file" % tag, not left, str(left))
+            target2 = os.path.join(d, "never.csv")
+            rc, out, err = run_cmd([exe, "batch", "tests/golden/three_errors.rules", big, "-o", target2])
+            case("%s: rule errors exit 1 and create no output file" % tag,
+                 rc == 1 and not os.path.exists(target2) and
+                 not [x for x in os.listdir(d) if x.startswith("never.csv")], str(os.listdir(d)))
+            full = "/dev/full"
+            if os.path.exists(full):
+                rc, out, err = run_cmd(["sh", "-c", "'%s' batch %s %s > /dev/full" % (exe, MINI, big)])
+                case("%s: a write error exits 5" % tag, rc == 5 and b"cannot write" in err, err.decode())
+
+            # Usage errors.
+            rc, out, err = run_cmd([exe, "batch", MINI, big, "--jobs", "0"])
+            case("%s: --jobs 0 is a usage error" % tag, rc == 2 and b"--jobs" in err, err.decode())
+            rc, out, err = run_cmd([exe, "batch", MINI])
+            case("%s: batch without a log is a usage error" % tag, rc == 2, err.decode())
+
+        # The benchmark's rule file equals the reference implementation.
+        edge = os.path.join(os.path.dirname(ROOT), "shared", "bench", "edge.csv")
+        expected = os.path.join(os.path.dirname(ROOT), "shared", "bench", "edge.expected.csv")
+        if os.path.exists(edge):
+            rc, out, err = run_cmd([exe, "batch", "bench/reference.rules", edge, "--jobs", "2"])
+            got = ["patient_id,decision,next_stage,modifier"]
+            for line in out.decode().splitlines()[1:]:
+                f = line.split(",")
+                got.append("%s,%s,%s,%s" % (f[0], f[3], f[4], "floor_only" if "floor_only" in f[8].split(";") else ""))
+            want = open(expected).read().splitlines()
+            diff = [g for g, w in zip(got, want) if g != w]
+            case("%s: bench/reference.rules matches reference.py on edge.csv" % tag,
+                 rc == 0 and got == want, "exit %d, differing lines: %s" % (rc, diff[:5]))
