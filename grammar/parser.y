@@ -386,6 +386,8 @@ rule
           /* An empty label's location is the end of the previous token. */
           $$->loc = ctx_loc(pc, (tdo_loc){ $1 ? @1.start : @2.start, @$.end });
           if ($1) { $$->name = $1; $$->name_loc = ctx_loc(pc, @1); }
+          if ($$->refer && pc->refer)
+              diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, @5), "a refer rule already says what the referral is: remove this second 'refer'");
           $$->refer = $$->refer ? $$->refer : pc->refer; pc->refer = NULL; }
     ;
 

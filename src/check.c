@@ -30,6 +30,7 @@ typedef struct checker {
     int depth;
     int cur_stage;      /* stage whose rules are being checked, -1 global */
     int in_modifier;    /* `next stage` is known only once the decision is */
+    int in_session;     /* checking `session when`: it cannot use sessions */
     src_loc root;       /* start of the main rule file, for whole-file errors */
     size_t errors_at_start;
 } checker;
@@ -239,6 +240,10 @@ static cx *check_name(checker *c, ast_expr *e, int hint)
         return x;
     }
     if (strcmp(n, "session") == 0) {
+        if (c->in_session) {
+            ERR(c, e->loc, "what makes a row a session cannot depend on sessions");
+            return NULL;
+        }
         cx *x = new_cx(c, CX_SESSION, TY_BOOL, e->loc);
         if (x)
             x->dep = 1;
@@ -409,6 +414,10 @@ static int count_value(checker *c, const ast_count *n, int *out, int min, int da
 static int check_window(checker *c, const ast_window *w, window *out)
 {
     out->kind = w->kind;
+    if (c->in_session && (w->kind == W_LAST_SESSIONS || w->kind == W_FIRST_SESSIONS)) {
+        ERR(c, w->loc, "what makes a row a session cannot depend on sessions");
+        return 0;
+    }
     out->n = out->m = 0;
     switch (w->kind) {
     case W_ALL: case W_IN_STAGE:
@@ -775,6 +784,10 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
     case E_NEXT: return check_unary_row(c, e, CX_NEXT);
     case E_PREV: return check_unary_row(c, e, CX_PREV);
     case E_DAYS_IN_STAGE: case E_SESSIONS_IN_STAGE:
+        if (c->in_session && e->kind == E_SESSIONS_IN_STAGE) {
+            ERR(c, e->loc, "what makes a row a session cannot depend on sessions");
+            return NULL;
+        }
         if ((x = new_cx(c, e->kind == E_DAYS_IN_STAGE ? CX_DAYS_IN_STAGE : CX_SESSIONS_IN_STAGE, TY_NUM, e->loc))) {
             x->dep = 1;
             x->unit = e->kind == E_DAYS_IN_STAGE ? "days" : NULL;
@@ -882,6 +895,12 @@ static int check_stages(checker *c, ast_decl *decls)
         if (!s->doses)
             return 0;
         for (ast_dose *x = d->u.stage.doses; x; x = x->next) {
+            if (x->has_load && (strcmp(x->load_unit, "kg") != 0 && strcmp(x->load_unit, "lb") != 0))
+                ERR(c, x->loc, "a load is a weight: write it in kg or lb, not %s", x->load_unit);
+            if (x->has_load && (x->load_lo < 0 || (x->load_hi && x->load_hi < x->load_lo)))
+                ERR(c, x->loc, "a load range runs from a weight of 0 or more up to a larger one");
+            if (x->reps_max && x->reps_max < x->reps)
+                ERR(c, x->loc, "a repetition range runs from fewer to more: %g-%g", x->reps, x->reps_max);
             dose *o = &s->doses[s->ndoses++];
             *o = (dose){ x->exercise, x->sets, x->reps, x->reps_max, x->hold_s, x->minutes, x->effort,
                          x->tempo, x->has_load, x->load_lo, x->load_hi, x->load_unit, x->frequency,
@@ -946,6 +965,8 @@ static void check_column(checker *c, size_t i, sch_column *s)
     for (size_t j = 0; j < i; j++)
         if (strcmp(c->cols[j]->name, col->name) == 0)
             ERR(c, col->loc, "column '%s' is declared twice", col->name);
+    if (find_stage(c, col->name) >= 0)
+        ERR(c, col->loc, "'%s' is both a column and a stage: rename one", col->name);
     if (col->type == T_SCORE && !col->has_range) {
         col->has_range = 1;
         col->lo = 0;
@@ -1056,7 +1077,15 @@ static void check_session(checker *c, ast_decl *decls)
     for (ast_decl *d = decls; d; d = d->next) {
         if (d->kind != D_LOG || !d->u.log.session)
             continue;
+        c->in_session = 1;
         cx *x = check_expr(c, d->u.log.session, -1);
+        c->in_session = 0;
+        if (x && x->op == CX_DERIVED) {
+            /* A named value may use sessions; keep the check simple and
+             * exact: the definition of a session is written out here. */
+            ERR(c, x->loc, "write what makes a row a session out in full here, not through a named value");
+            return;
+        }
         if (expect_type(c, x, TY_BOOL, "what makes a row a session"))
             c->p->session = x;
         return;
@@ -1233,6 +1262,9 @@ static void check_modifier(checker *c, ast_decl *d, modifier *m)
         o->pct = s->pct;
         if (s->kind == M_VOLUME && (s->pct <= 0 || s->pct > 100))
             ERR(c, s->loc, "volume is the share of the dose kept: more than 0%% and at most 100%%, not %g%%", s->pct);
+        if (s->only && (s->kind == M_AVOID || s->kind == M_FLAG))
+            ERR(c, s->loc, "'for /.../' picks exercises: it goes before surface, range, knee, note or volume, "
+                           "not before %s, which applies to the whole decision", s->kind == M_AVOID ? "avoid" : "flag");
         if (s->only)
             o->only = rx_compile(c->p->regexes, s->only, s->only_len, s->only_flags, s->loc.file,
                                  s->only_off, s->loc, c->d);

@@ -242,6 +242,8 @@ static void decide_rules(evaluator *ev, int cur, int trace)
             winner = r;
     }
     d->rule = winner;
+    if (winner && winner->kind != K_STOP && winner->refer)
+        d->refer = d->refer ? join_refer(ev, winner->refer, d->refer) : winner->refer;
     if (winner && winner->kind == K_STOP) {
         /* Every stop that fired says whom to see: all of them, in file
          * order, before any non-urgent referral. */

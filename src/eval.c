@@ -106,7 +106,8 @@ int eval_bind(evaluator *ev, const patient *pt, int32_t as_of)
                    patient_cell(pt, i, (size_t)s->stage_col)->i == patient_cell(pt, i - 1, (size_t)s->stage_col)->i;
         ev->run_start[i] = i == 0 ? 0 : same ? ev->run_start[i - 1] : (uint32_t)i;
     }
-    ev->sess_before[0] = 0;
+    memset(ev->sess_before, 0, (n + 1) * sizeof *ev->sess_before);
+    memset(ev->is_session, 0, n + 1);
     for (size_t i = 0; i < n; i++) {
         int is = 1;
         if (ev->p->session)
@@ -132,7 +133,8 @@ static value field(evaluator *ev, int col, long row)
     case COL_SCORE: case COL_NUMBER: return num(c->num);
     case COL_BOOL: return boolean(c->i);
     case COL_ENUM: case COL_STAGE: return (value){ .kind = VK_SYM, .u.sym = c->i };
-    case COL_TEXT: return (value){ .kind = VK_TEXT, .u.text = { pt->text + c->s.off, c->s.len } };
+    case COL_TEXT: /* no text storage yet when every text cell so far is empty */
+        return (value){ .kind = VK_TEXT, .u.text = { pt->text ? pt->text + c->s.off : "", c->s.len } };
     }
     return UNKNOWN;
 }
@@ -311,9 +313,10 @@ static value agg_result(const agg_acc *a, agg_kind fn, const cx *arg)
             return num((double)a->rows);
         return num((double)(arg->type == TY_BOOL ? a->truths : a->known));
     case AGG_ANY:
+        /* Like all(): an empty window proves nothing either way. */
         if (a->truths)
             return boolean(1);
-        return a->any_unknown ? UNKNOWN : boolean(0);
+        return a->any_unknown || a->rows == 0 ? UNKNOWN : boolean(0);
     case AGG_ALL:
         /* An empty window proves nothing: `all` over no rows is unknown. */
         if (a->any_false)
