@@ -101,9 +101,10 @@ int eval_bind(evaluator *ev, const patient *pt, int32_t as_of)
         memset(ev->dstate, 0, cells);
     for (size_t i = 0; i < n; i++) {
         ev->date[i] = patient_cell(pt, i, (size_t)s->date_col)->i;
-        int same = i > 0 && s->stage_col >= 0 &&
-                   patient_known(pt, i, (size_t)s->stage_col) == patient_known(pt, i - 1, (size_t)s->stage_col) &&
-                   patient_cell(pt, i, (size_t)s->stage_col)->i == patient_cell(pt, i - 1, (size_t)s->stage_col)->i;
+        /* Without a stage column the whole log is one run in the first stage. */
+        int same = i > 0 && (s->stage_col < 0 ||
+                   (patient_known(pt, i, (size_t)s->stage_col) == patient_known(pt, i - 1, (size_t)s->stage_col) &&
+                    patient_cell(pt, i, (size_t)s->stage_col)->i == patient_cell(pt, i - 1, (size_t)s->stage_col)->i));
         ev->run_start[i] = i == 0 ? 0 : same ? ev->run_start[i - 1] : (uint32_t)i;
     }
     memset(ev->sess_before, 0, (n + 1) * sizeof *ev->sess_before);
