@@ -82,8 +82,14 @@ typedef struct worker {
 
 /* ---- ids seen across blocks (rows of one patient must be together) ------ */
 
+typedef struct id_slot {
+    uint64_t h;              /* 0 = empty */
+    char *id;
+    unsigned long line;
+} id_slot;
+
 typedef struct id_set {
-    struct { uint64_t h; char *id; unsigned long line; } *slot;
+    id_slot *slot;
     size_t cap, n;
     arena a;
 } id_set;
@@ -99,10 +105,9 @@ static uint64_t fnv(const char *s)
 static int id_grow(id_set *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
-    void *ns = mem_calloc(ncap, sizeof *s->slot);
-    if (!ns)
+    id_slot *slots = mem_calloc(ncap, sizeof *slots);
+    if (!slots)
         return 0;
-    __typeof__(s->slot) slots = ns;
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slot[i].h)
             continue;

@@ -122,7 +122,6 @@ typedef struct stage {
 
 struct tendo_program {
     arena ar;             /* every node below lives here */
-    diag_list src;        /* the rule files' text (for trace excerpts and locations) */
     const char *id, *version, *title;
     const char **sources;
     size_t nsources;
