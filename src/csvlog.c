@@ -1197,13 +1197,11 @@ static int check_number(logr *r, diag_list *d, size_t j, field v, int whole, cel
     return 1;
 }
 
-static int empty_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
+/* The value of an empty field in a column that may be empty: its default,
+ * or unknown.  Returns the `known` byte, or -1 on out of memory. */
+static int default_cell(const logr *r, patient *p, size_t j, cell *c)
 {
     const sch_column *col = &r->s->cols[j];
-    if (r->col[j].required) {
-        bad(r, d, r->rec_line, "column '%s' is required but empty", ctitle(r, j));
-        return 2;
-    }
     if (col->presence != PRES_DEFAULT) {
         c->num = 0;
         return 0;
@@ -1214,6 +1212,15 @@ static int empty_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
     }
     const char *t = col->defval_text ? col->defval_text : "";
     return put_text(p, t, strlen(t), c) ? 1 : -1;
+}
+
+static int empty_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
+{
+    if (r->col[j].required) {
+        bad(r, d, r->rec_line, "column '%s' is required but empty", ctitle(r, j));
+        return 2;
+    }
+    return default_cell(r, p, j, c);
 }
 
 /* Validates one value into *c.  Returns the `known` byte: 0 empty, 1 value,
@@ -1588,21 +1595,13 @@ static void fast_plan(logr *r)
 /* An empty field: the column's default, unknown, or (required) a decline. */
 static int fast_empty(logr *r, patient *p, size_t j, cell *c, uint8_t *known)
 {
-    const sch_column *col = &r->s->cols[j];
     if (r->col[j].required)
         return 0;
-    *known = 1;
-    if (col->presence != PRES_DEFAULT) {
-        c->num = 0;
-        *known = 0;
-        return 1;
-    }
-    if (col->type != COL_TEXT) {
-        *c = col->defval;
-        return 1;
-    }
-    const char *t = col->defval_text ? col->defval_text : "";
-    return put_text(p, t, strlen(t), c) ? 1 : -1;
+    int k = default_cell(r, p, j, c);
+    if (k < 0)
+        return -1;
+    *known = (uint8_t)k;
+    return 1;
 }
 
 /* A number that is not a plain run of digits: decimals, signs. */
