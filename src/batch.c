@@ -598,6 +598,24 @@ static void write_block(tendo_batch *b, block *k)
     free_block(b, k);
 }
 
+/* Runs one queued block on the calling thread, so the reader works
+ * instead of waiting when the workers are behind.  Called with mu held;
+ * returns with it held.  0 when the queue was empty. */
+static int steal(tendo_batch *b)
+{
+    block *k = b->queue_head;
+    if (!k)
+        return 0;
+    b->queue_head = k->next_q;
+    if (!b->queue_head)
+        b->queue_tail = &b->queue_head;
+    pthread_mutex_unlock(&b->mu);
+    run_block(b, &b->w[b->nw], k);
+    pthread_mutex_lock(&b->mu);
+    k->done = 1;
+    return 1;
+}
+
 /* Write finished blocks in order; with `all`, wait for every block, else
  * wait only while more than jobs + 2 blocks are in flight: enough to keep
  * every worker busy while the head block is written, and a bound on memory. */
@@ -608,7 +626,8 @@ static void drain(tendo_batch *b, int all)
         if (b->nw) {
             pthread_mutex_lock(&b->mu);
             while (!k->done && (all || b->inflight > (size_t)b->nw + 2))
-                pthread_cond_wait(&b->finished, &b->mu);
+                if (!steal(b))
+                    pthread_cond_wait(&b->finished, &b->mu);
             int done = k->done;
             pthread_mutex_unlock(&b->mu);
             if (!done)
@@ -626,7 +645,7 @@ static void submit(tendo_batch *b, block *k)
 {
     k->fc->blocks_left++;
     if (b->nw == 0) {
-        run_block(b, &b->w[0], k);
+        run_block(b, &b->w[b->nw], k);
         write_block(b, k);
         return;
     }
@@ -861,7 +880,7 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     arena_init(&b->seen.a);
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
     b->nw = jobs == 1 ? 0 : jobs;
-    b->w = mem_calloc((size_t)(b->nw ? b->nw : 1), sizeof *b->w);
+    b->w = mem_calloc((size_t)b->nw + 1, sizeof *b->w); /* w[nw]: the calling thread */
     if (!b->w || pthread_mutex_init(&b->mu, NULL) != 0) {
         mem_free(b->w);
         mem_free(b);
@@ -870,9 +889,9 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     pthread_cond_init(&b->work, NULL);
     pthread_cond_init(&b->finished, NULL);
     int ok = 1;
-    for (int i = 0; i < (b->nw ? b->nw : 1) && ok; i++) {
+    for (int i = 0; i <= b->nw && ok; i++) {
         ok = start_worker(b, &b->w[i]);
-        if (ok && b->nw)
+        if (ok && i < b->nw)
             ok = pthread_create(&b->w[i].th, NULL, worker_main, &b->w[i]) == 0;
         b->w[i].started = ok;
     }
@@ -908,8 +927,8 @@ void tendo_batch_free(tendo_batch *b)
     b->stop = 1;
     pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->mu);
-    for (int i = 0; i < (b->nw ? b->nw : 1); i++) {
-        if (b->nw && b->w[i].started)
+    for (int i = 0; i <= b->nw; i++) {
+        if (i < b->nw && b->w[i].started)
             pthread_join(b->w[i].th, NULL);
         end_worker(&b->w[i]);
     }
