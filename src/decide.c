@@ -353,8 +353,8 @@ static void apply_modifiers(evaluator *ev, int trace, int *on)
                 add_text(ev, &d->flags, &d->nflags, s->text);
             else if (s->kind == M_AVOID)
                 add_text(ev, &d->avoid, &d->navoid, s->text);
-            else if (s->kind == M_VOLUME && !s->only) /* restricted ones scale their exercises */
-                d->volume *= s->pct / 100;
+            else if (s->kind == M_VOLUME && !s->only && d->kind != K_STOP)
+                d->volume *= s->pct / 100; /* restricted ones scale their exercises; a stop has no dose */
         }
     }
 }
@@ -416,6 +416,8 @@ const tendo_decision *tendo_decide(tendo_eval *ev, const tendo_patient *pt, cons
     int cur = current_stage(ev);
     fill_header(ev, pt, cur);
     decide_rules(ev, cur, trace);
+    if (ev->oom)
+        return NULL; /* the trace may be missing: do not build on it */
     fill_outcome(ev, cur);
     int *on = alloc(ev, (ev->p->nmods + 1) * sizeof *on);
     if (on) {

@@ -99,8 +99,20 @@ static void put_short_by(tw *w, const tr_cond *c)
         how = "over by";
     if (!how)
         return;
+    double gap = fabs(c->lhs.u.num - c->rhs.u.num);
+    int strict = c->op[1] == '\0';
+    if (strict) {
+        /* Past a strict bound by the smallest step: 1 between whole
+         * numbers; otherwise the gap alone would read "short by 0". */
+        if (c->lhs.u.num == floor(c->lhs.u.num) && c->rhs.u.num == floor(c->rhs.u.num))
+            gap += 1;
+        else if (gap == 0) {
+            fprintf(w->f, "  %s", how[0] == 's' ? "needs more" : "needs less");
+            return;
+        }
+    }
     char num[32];
-    view_num(num, sizeof num, fabs(c->lhs.u.num - c->rhs.u.num));
+    view_num(num, sizeof num, gap);
     fprintf(w->f, "  %s %s", how, num);
 }
 

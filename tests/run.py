@@ -6,7 +6,8 @@ Suites
   cases    tests/cases/*.test: rule text -> exact diagnostics (with carets)
   eval     tests/eval/*.test: rules + log -> decision and per-rule results
   golden   tests/golden/*.cmd: a command line -> exact stdout, stderr, status
-  scenarios tests/scenarios/**/*.csv: clinical scenarios (see README there)
+  scenarios tests/scenarios/<protocol>/*.test: clinical scenarios (tests/scenarios/README.md)
+  batch    tests/suite_batch.py: cohort evaluation; hostile: tests/suite_hostile.py
 
 Usage: tests/run.py BUILD_DIR [-k PATTERN] [--update-golden]
 Ends with the summary line `N passed, M failed`; exits 1 when any failed.
