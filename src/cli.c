@@ -175,8 +175,10 @@ static int cmd_eval(int argc, char **argv)
         return cli_usage("eval needs a rule file and a log file", NULL);
     o.trace = 1; /* the text view explains itself; JSON carries the trace */
     tendo_diags *d = tendo_diags_new();
-    if (!d)
+    if (!d) {
+        fputs("tendo: error: out of memory\n", stderr);
         return TENDO_EXIT_RULES;
+    }
     tendo_program *p = tendo_load(argv[optind], d);
     int rc;
     if (!p) {
@@ -200,8 +202,10 @@ static int cmd_check(int argc, char **argv)
         return cli_usage("check needs at least one rule file", NULL);
     int rc = TENDO_EXIT_OK;
     tendo_diags *d = tendo_diags_new();
-    if (!d)
+    if (!d) {
+        fputs("tendo: error: out of memory\n", stderr);
         return TENDO_EXIT_RULES;
+    }
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0')
             return tendo_diags_free(d), cli_usage("unknown option", argv[i]);

@@ -262,6 +262,8 @@ int cmd_batch(int argc, char **argv)
     if (!p) {
         if (d)
             tendo_diags_print(d, stderr);
+        else
+            fputs("tendo: error: out of memory\n", stderr);
         tendo_diags_free(d);
         return TENDO_EXIT_RULES;
     }

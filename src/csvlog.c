@@ -14,6 +14,7 @@
 #include "csvlog.h"
 #include "date.h"
 #include "mem.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -824,7 +825,7 @@ static int read_header(logr *r, diag_list *d)
     if (k < 0)
         return 0;
     if (k == 0) {
-        diag_data(d, r->name, 0, "empty file: expected a header row naming the columns");
+        diag_data(d, r->name, 1, "empty file: expected a header row naming the columns");
         return 0;
     }
     if (header_problem(r, d))
@@ -1258,13 +1259,22 @@ static int parse_cell(logr *r, patient *p, diag_list *d, size_t j, cell *c)
         bad(r, d, r->rec_line, "column '%s': '%s' is not one of: %s", ctitle(r, j),
             show(sv, v.p, v.n), value_list(col, list, sizeof list));
         return 2;
-    case COL_TEXT:
+    case COL_TEXT: {
         if (v.n > UINT32_MAX - p->text_len) {
             bad(r, d, r->rec_line, "column '%s': the text of this patient exceeds 4 GiB",
                 ctitle(r, j));
             return 2;
         }
+        /* Records are validated, not repaired: a Latin-1 export would
+         * otherwise reach the JSON view as bytes it cannot write. */
+        size_t at = utf8_invalid(v.p, v.n);
+        if (at < v.n) {
+            bad(r, d, r->rec_line, "column '%s': byte 0x%02X at position %zu is not UTF-8: "
+                "expected UTF-8 text (save the file as UTF-8)", ctitle(r, j), (unsigned char)v.p[at], at + 1);
+            return 2;
+        }
         return put_text(p, v.p, v.n, c) ? 1 : -1;
+    }
     }
     return 2;
 }
@@ -1651,7 +1661,7 @@ static inline int fast_value(logr *r, patient *p, const fast_col *f, char *s, si
     case FK_ENUM:
         return fast_enum(r, (size_t)f->col, s, n, &c->i);
     case FK_TEXT:
-        if (n > UINT32_MAX - p->text_len)
+        if (n > UINT32_MAX - p->text_len || utf8_invalid(s, n) < n)
             return 0;
         return put_text(p, s, n, c) ? 1 : -1;
     }

@@ -342,10 +342,10 @@ static void test_header(void)
            "1: duplicate column 'DATE' in header (columns 2 and 4)\n", "duplicate column");
     expect(&SCHEMA, "patient_id,date,morning_pain,\n", "OPENFAIL",
            "1: column 4 of the header has no title\n", "empty title without ignore_extra");
-    expect(&SCHEMA, "", "OPENFAIL", "0: empty file: expected a header row naming the columns\n",
+    expect(&SCHEMA, "", "OPENFAIL", "1: empty file: expected a header row naming the columns\n",
            "empty file");
     expect(&SCHEMA, "\xEF\xBB\xBF\n\r\n\n", "OPENFAIL",
-           "0: empty file: expected a header row naming the columns\n", "BOM and blank lines only");
+           "1: empty file: expected a header row naming the columns\n", "BOM and blank lines only");
     expect(&SCHEMA, "\n\npatient_id,date,morning_pain\nP1,2024-01-01,1\nP1,2024-01-01,1\n",
            "BAD(P1) END", "5: duplicate date 2024-01-01 (also at line 4)\n",
            "blank lines before the header are counted");
