@@ -46,8 +46,18 @@ int tdo_lex(TDO_STYPE *yylval, TDO_LTYPE *yylloc, void *scanner);
         }                                                         \
     } while (0)
 
-#define YYMALLOC mem_alloc
+#define YYMALLOC parser_stack_alloc
 #define YYFREE mem_free
+/* Bison reports both a stack deeper than YYMAXDEPTH and a failed stack
+ * allocation as "memory exhausted"; this flag tells them apart. */
+static _Thread_local int stack_alloc_failed;
+static void *parser_stack_alloc(size_t n)
+{
+    void *p = mem_alloc(n);
+    if (!p)
+        stack_alloc_failed = 1;
+    return p;
+}
 /* Deep chains (not not not ..., - - - ...) grow the parser stack; past this
  * the parse stops with a located "nested too deeply" error. */
 #define YYMAXDEPTH 10000
@@ -77,17 +87,23 @@ static ast_expr *mk_bin(parse_ctx *pc, expr_kind k, tdo_loc l, ast_expr *a, ast_
     return e;
 }
 
+/* Doubling: copying the list on every item would be quadratic. */
 static ast_list list_push(parse_ctx *pc, ast_list l, ast_expr *e)
 {
-    ast_expr **items = arena_alloc(pc->a, (l.n + 1) * sizeof *items);
-    if (!items) {
-        pc->oom = 1;
-        return l;
+    if (l.n == l.cap) {
+        size_t cap = l.cap ? l.cap * 2 : 4;
+        ast_expr **items = arena_alloc(pc->a, cap * sizeof *items);
+        if (!items) {
+            pc->oom = 1;
+            return l;
+        }
+        if (l.n)
+            memcpy(items, l.items, l.n * sizeof *items);
+        l.items = items;
+        l.cap = cap;
     }
-    if (l.n)
-        memcpy(items, l.items, l.n * sizeof *items);
-    items[l.n] = e;
-    return (ast_list){ items, l.n + 1 };
+    l.items[l.n++] = e;
+    return l;
 }
 
 static void append_decl(parse_ctx *pc, ast_decl *d)
@@ -319,9 +335,9 @@ opt_title
     ;
 
 stage_items
-    : %empty                          { NEW($$, mk_decl(pc, D_STAGE, @$)); pc->dose_tail = NULL; }
-    | stage_items dose                { $$ = $1; ast_stage_add_dose($$, $2); }
-    | stage_items rule                { $$ = $1; ast_stage_add_rule($$, $2); }
+    : %empty                          { NEW($$, mk_decl(pc, D_STAGE, @$)); pc->dose_tail = NULL; pc->rule_tail = NULL; }
+    | stage_items dose                { $$ = $1; ast_stage_add_dose(pc, $$, $2); }
+    | stage_items rule                { $$ = $1; ast_stage_add_rule(pc, $$, $2); }
     | stage_items error               { $$ = $1; }
     ;
 
@@ -525,7 +541,7 @@ rxarg
     ;
 
 expr_list
-    : expr                            { $$ = list_push(pc, (ast_list){ NULL, 0 }, $1); if (pc->oom) YYNOMEM; }
+    : expr                            { $$ = list_push(pc, (ast_list){ NULL, 0, 0 }, $1); if (pc->oom) YYNOMEM; }
     | expr_list ',' expr              { $$ = list_push(pc, $1, $3); if (pc->oom) YYNOMEM; }
     ;
 
@@ -616,7 +632,11 @@ count
 static void tdo_error(const tdo_loc *l, void *scanner, parse_ctx *pc, const char *msg)
 {
     (void)scanner;
-    if (strstr(msg, "exhausted"))
+    if (strstr(msg, "exhausted") && (pc->oom || stack_alloc_failed)) {
+        /* Out of memory, not too deep: ast_parse reports it. */
+        stack_alloc_failed = 0;
+        pc->oom = 1;
+    } else if (strstr(msg, "exhausted"))
         diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, *l),
                 "nested too deeply: the parser's limit of %d open constructs was reached", YYMAXDEPTH);
     else
@@ -660,13 +680,19 @@ static const char *near_keyword_in(const char *w, size_t n, const yysymbol_kind_
     size_t nk, best_d = n >= 4 ? 3 : 2; /* within 2 edits from 4 letters on */
     const struct keyword *t = keyword_table(&nk);
     const char *best = NULL;
+    /* The expected keywords, looked up once (they point into the table). */
+    const char *allowed[YYNTOKENS];
+    int na = 0;
+    for (int k = 0; exp && k < nexp && na < YYNTOKENS; k++) {
+        const char *kw = keyword_for_symbol_name(yysymbol_name(exp[k]));
+        if (kw)
+            allowed[na++] = kw;
+    }
     for (size_t i = 0; i < nk; i++) {
         if (exp) {
             int ok = 0;
-            for (int k = 0; k < nexp && !ok; k++) {
-                const char *kw = keyword_for_symbol_name(yysymbol_name(exp[k]));
-                ok = kw && strcmp(kw, t[i].name) == 0;
-            }
+            for (int k = 0; k < na && !ok; k++)
+                ok = allowed[k] == t[i].name;
             if (!ok)
                 continue;
         }
@@ -730,6 +756,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, parse_c
     tdo_loc l = *yypcontext_location(ctx);
     if (la == YYSYMBOL_YYerror)
         return 0; /* the scanner already reported this token */
+    if (pc->d->max_errors && pc->d->nerrors >= pc->d->max_errors) {
+        /* Counted, not shown: skip the hints (a junk file has thousands). */
+        diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, *yypcontext_location(ctx)), "syntax error");
+        return 0;
+    }
     const char *text = pc->d->files[pc->file].text;
     char msg[768];
     size_t len = 0, cap = sizeof msg;

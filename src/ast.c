@@ -11,39 +11,51 @@ int ast_column_add_value(parse_ctx *pc, ast_column *c, const char *v, tdo_loc l)
 {
     if (!c)
         return 0;
-    const char **vals = arena_alloc(pc->a, (c->nvalues + 1) * sizeof *vals);
-    src_loc *locs = arena_alloc(pc->a, (c->nvalues + 1) * sizeof *locs);
-    if (!vals || !locs) {
-        pc->oom = 1;
-        return 0;
+    if (c->nvalues == AST_MAX_VALUES) {
+        if (!c->values_over)
+            diag_at(pc->d, DIAG_ERROR, ctx_loc(pc, l), "more than the limit of %d values in 'one of'",
+                    AST_MAX_VALUES);
+        c->values_over = 1;
+        return 1;
     }
-    if (c->nvalues) {
-        memcpy(vals, c->values, c->nvalues * sizeof *vals);
-        memcpy(locs, c->value_locs, c->nvalues * sizeof *locs);
+    if (c->nvalues == c->cap_values) {
+        /* Doubling: the arena cannot grow in place, and copying on every
+         * value would make a long list quadratic. */
+        size_t cap = c->cap_values ? c->cap_values * 2 : 8;
+        const char **vals = arena_alloc(pc->a, cap * sizeof *vals);
+        src_loc *locs = arena_alloc(pc->a, cap * sizeof *locs);
+        if (!vals || !locs) {
+            pc->oom = 1;
+            return 0;
+        }
+        if (c->nvalues) {
+            memcpy(vals, c->values, c->nvalues * sizeof *vals);
+            memcpy(locs, c->value_locs, c->nvalues * sizeof *locs);
+        }
+        c->values = vals;
+        c->value_locs = locs;
+        c->cap_values = cap;
     }
-    vals[c->nvalues] = v;
-    locs[c->nvalues] = ctx_loc(pc, l);
-    c->values = vals;
-    c->value_locs = locs;
+    c->values[c->nvalues] = v;
+    c->value_locs[c->nvalues] = ctx_loc(pc, l);
     c->nvalues++;
     return 1;
 }
 
-/* Appending walks the list: stages hold tens of items, not thousands. */
-void ast_stage_add_dose(ast_decl *stage, ast_dose *d)
+/* Appending goes through the tails kept in pc (one stage is open at a
+ * time): walking the list would be quadratic in a stage's length. */
+void ast_stage_add_dose(parse_ctx *pc, ast_decl *stage, ast_dose *d)
 {
-    ast_dose **p = &stage->u.stage.doses;
-    while (*p)
-        p = &(*p)->next;
+    ast_dose **p = pc->dose_tail ? pc->dose_tail : &stage->u.stage.doses;
     *p = d;
+    pc->dose_tail = &d->next;
 }
 
-void ast_stage_add_rule(ast_decl *stage, ast_rule *r)
+void ast_stage_add_rule(parse_ctx *pc, ast_decl *stage, ast_rule *r)
 {
-    ast_rule **p = &stage->u.stage.rules;
-    while (*p)
-        p = &(*p)->next;
+    ast_rule **p = pc->rule_tail ? pc->rule_tail : &stage->u.stage.rules;
     *p = r;
+    pc->rule_tail = &r->next;
 }
 
 ast_rule *ast_rule_new(parse_ctx *pc, rule_kind k, tdo_loc l)
@@ -135,7 +147,21 @@ ast_decl *ast_parse(arena *a, diag_list *d, uint32_t file, int *ok)
         return NULL;
     }
     const src_file *f = &d->files[file];
-    YY_BUFFER_STATE buf = tdo__scan_bytes(f->text, (int)f->len, scanner);
+    jmp_buf fatal;
+    pc.fatal = &fatal;
+    YY_BUFFER_STATE buf = NULL;
+    if (setjmp(fatal) == 0) {
+        pc.in_setup = 1;
+        buf = tdo__scan_bytes(f->text, (int)f->len, scanner);
+        pc.in_setup = 0;
+    } else {
+        /* Out of memory inside flex: nothing of the buffer is on the
+         * scanner's stack yet, so free what it allocated here. */
+        for (int i = 0; i < pc.nsetup; i++)
+            mem_free(pc.setup[i]);
+        pc.in_setup = 0;
+        buf = NULL;
+    }
     size_t before = d->nerrors;
     int rc = buf ? tdo_parse(scanner, &pc) : 2;
     if (buf)

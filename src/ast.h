@@ -55,7 +55,7 @@ typedef struct ast_window {
 
 typedef struct ast_list {
     ast_expr **items;
-    size_t n;
+    size_t n, cap;      /* cap: room in items (grown by doubling) */
 } ast_list;
 
 struct ast_expr {
@@ -93,6 +93,8 @@ typedef struct ast_column {
     int required, optional, per_patient, rest_of_row;
     ast_expr *defval;   /* NULL unless `default` */
     const char **values; size_t nvalues; src_loc *value_locs; /* one of */
+    size_t cap_values;  /* room in values and value_locs */
+    int values_over;    /* more than AST_MAX_VALUES were listed (reported) */
     struct ast_column *next;
 } ast_column;
 
@@ -180,7 +182,10 @@ enum {
     AST_MAX_IDENT = 256,          /* identifier length in bytes */
     AST_MAX_STRING = 64 * 1024,   /* string or regex literal length */
     AST_MAX_FILE = 4 * 1024 * 1024, /* one rule file */
-    AST_MAX_INCLUDE_DEPTH = 16
+    AST_MAX_INCLUDE_DEPTH = 16,
+    AST_MAX_VALUES = 1000,        /* values of one 'one of' column */
+    AST_MAX_STAGES = 1000,        /* stages of a protocol */
+    AST_MAX_COLUMNS = 1024        /* columns of the log (a log row holds no more) */
 };
 
 /* Parse one source file (already registered in d) into a declaration list

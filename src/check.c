@@ -19,6 +19,16 @@ typedef struct let_info {
     int derived;        /* index in p->derived when row-dependent, else -1 */
 } let_info;
 
+/* Names resolve through hash maps, not linear scans: a rule file of a few
+ * MiB with tens of thousands of names must still check in linear time.
+ * Open addressing, at most half full, arena-allocated; the first
+ * declaration of a name wins, as the scans it replaces did. */
+typedef struct name_map {
+    const char **keys;
+    int *vals;
+    size_t cap, n;      /* cap: 0 or a power of two */
+} name_map;
+
 typedef struct checker {
     tendo_program *p;
     diag_list *d;
@@ -33,6 +43,7 @@ typedef struct checker {
     int in_session;     /* checking `session when`: it cannot use sessions */
     src_loc root;       /* start of the main rule file, for whole-file errors */
     size_t errors_at_start;
+    name_map col_map, let_map, stage_map, rule_map;
 } checker;
 
 #define ERR(c, loc, ...) diag_at((c)->d, DIAG_ERROR, (loc), __VA_ARGS__)
@@ -98,29 +109,60 @@ static cx *new_cx(checker *c, cx_op op, vtype t, src_loc loc)
     return x;
 }
 
-static int find_column(checker *c, const char *name)
+static size_t name_hash(const char *s)
 {
-    for (size_t i = 0; i < c->ncols; i++)
-        if (strcmp(c->cols[i]->name, name) == 0)
-            return (int)i;
-    return -1;
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
 }
 
-static int find_stage(checker *c, const char *name)
+static int map_get(const name_map *m, const char *k)
 {
-    for (size_t i = 0; i < c->p->nstages; i++)
-        if (strcmp(c->p->stages[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    if (!m->cap)
+        return -1;
+    for (size_t i = name_hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i])
+            return -1;
+        if (strcmp(m->keys[i], k) == 0)
+            return m->vals[i];
+    }
 }
 
-static int find_let(checker *c, const char *name)
+static void map_insert(name_map *m, const char *k, int v)
 {
-    for (size_t i = 0; i < c->nlets; i++)
-        if (strcmp(c->lets[i].decl->u.let.name, name) == 0)
-            return (int)i;
-    return -1;
+    size_t i = name_hash(k) & (m->cap - 1);
+    while (m->keys[i])
+        i = (i + 1) & (m->cap - 1);
+    m->keys[i] = k;
+    m->vals[i] = v;
+    m->n++;
 }
+
+/* Adds k -> v unless k is already there; out of memory is recorded. */
+static void map_put(checker *c, name_map *m, const char *k, int v)
+{
+    if (map_get(m, k) >= 0)
+        return;
+    if ((m->n + 1) * 2 > m->cap) {
+        name_map g = { NULL, NULL, m->cap ? m->cap * 2 : 16, 0 };
+        g.keys = arena_zalloc(c->a, g.cap * sizeof *g.keys);
+        g.vals = arena_alloc(c->a, g.cap * sizeof *g.vals);
+        if (!g.keys || !g.vals) {
+            c->d->oom = 1;
+            return;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i])
+                map_insert(&g, m->keys[i], m->vals[i]);
+        *m = g;
+    }
+    map_insert(m, k, v);
+}
+
+static int find_column(checker *c, const char *name) { return map_get(&c->col_map, name); }
+static int find_stage(checker *c, const char *name) { return map_get(&c->stage_map, name); }
+static int find_let(checker *c, const char *name) { return map_get(&c->let_map, name); }
 
 static int find_value(const ast_column *col, const char *name)
 {
@@ -153,10 +195,17 @@ static const char *suggest(checker *c, const char *name, int domain, int stages_
     return best;
 }
 
+/* Past the errors that are recorded, a suggestion is wasted work (and a
+ * scan of every name for each of a million unknown names). */
+static int suggesting(const checker *c)
+{
+    return !c->d->max_errors || c->d->nerrors < c->d->max_errors;
+}
+
 static void unknown_name(checker *c, src_loc loc, const char *what, const char *name,
                          int domain, int stages_only)
 {
-    const char *s = suggest(c, name, domain, stages_only);
+    const char *s = suggesting(c) ? suggest(c, name, domain, stages_only) : NULL;
     if (s)
         ERR(c, loc, "unknown %s '%s'; did you mean '%s'?", what, name, s);
     else
@@ -250,7 +299,7 @@ static cx *check_name(checker *c, ast_expr *e, int hint)
         return x;
     }
     if (hint >= 0) {
-        const char *s = suggest(c, n, hint, 0);
+        const char *s = suggesting(c) ? suggest(c, n, hint, 0) : NULL;
         char list[256];
         size_t k = 0;
         list[0] = '\0';
@@ -884,6 +933,11 @@ static int check_stages(checker *c, ast_decl *decls)
             ERR(c, d->loc, "stage '%s' is declared twice", d->u.stage.name);
             continue;
         }
+        if (c->p->nstages == AST_MAX_STAGES) {
+            ERR(c, d->loc, "more than the limit of %d stages", AST_MAX_STAGES);
+            break;
+        }
+        map_put(c, &c->stage_map, d->u.stage.name, (int)c->p->nstages);
         stage *s = &c->p->stages[c->p->nstages++];
         s->name = d->u.stage.name;
         s->title = d->u.stage.title;
@@ -962,9 +1016,8 @@ static int default_ok(checker *c, const ast_column *col, sch_column *s)
 static void check_column(checker *c, size_t i, sch_column *s)
 {
     ast_column *col = c->cols[i];
-    for (size_t j = 0; j < i; j++)
-        if (strcmp(c->cols[j]->name, col->name) == 0)
-            ERR(c, col->loc, "column '%s' is declared twice", col->name);
+    if (find_column(c, col->name) != (int)i)
+        ERR(c, col->loc, "column '%s' is declared twice", col->name);
     if (find_stage(c, col->name) >= 0)
         ERR(c, col->loc, "'%s' is both a column and a stage: rename one", col->name);
     if (col->type == T_SCORE && !col->has_range) {
@@ -1052,7 +1105,13 @@ static int check_schema(checker *c, ast_decl *decls)
     size_t k = n; /* the grammar built the list newest-first */
     for (ast_column *col = log->u.log.cols; col; col = col->next)
         c->cols[--k] = col;
+    if (n > AST_MAX_COLUMNS) {
+        ERR(c, c->cols[AST_MAX_COLUMNS]->loc, "more than the limit of %d log columns", AST_MAX_COLUMNS);
+        n = AST_MAX_COLUMNS;
+    }
     c->ncols = n;
+    for (size_t i = 0; i < n; i++)
+        map_put(c, &c->col_map, c->cols[i]->name, (int)i);
     int stage_col = -1;
     for (size_t i = 0; i < n; i++) {
         check_column(c, i, &c->p->cols[i]);
@@ -1115,8 +1174,10 @@ static int collect_lets(checker *c, ast_decl *decls)
             ERR(c, d->loc, "'%s' is already a stage", name);
         else if (strcmp(name, "session") == 0)
             ERR(c, d->loc, "'session' is built in: it is true on rows that are sessions");
-        else
+        else {
+            map_put(c, &c->let_map, name, (int)c->nlets);
             c->lets[c->nlets++] = (let_info){ d, 0, NULL, -1 };
+        }
     }
     return 1;
 }
@@ -1182,11 +1243,10 @@ static void check_rule(checker *c, ast_rule *a, int stage_idx)
     }
     if (a->for_days && (a->for_days != floor(a->for_days) || a->for_days < 1))
         ERR(c, a->loc, "'for N days' needs a whole number of days, at least 1, not %g", a->for_days);
-    if (a->name && a->kind != R_FLAG)
-        for (size_t i = 0; i < c->p->nrules; i++)
-            if (c->p->rules[i].name && c->p->rules[i].kind != K_FLAG && strcmp(c->p->rules[i].name, a->name) == 0)
-                ERR(c, a->name_loc, "a rule named '%s' already exists (line %u): names identify rules in the trace",
-                    a->name, c->p->rules[i].line);
+    int same = a->name && a->kind != R_FLAG ? map_get(&c->rule_map, a->name) : -1;
+    if (same >= 0)
+        ERR(c, a->name_loc, "a rule named '%s' already exists (line %u): names identify rules in the trace",
+            a->name, c->p->rules[same].line);
     if (a->kind == R_STOP && !a->refer)
         ERR(c, a->loc, "a stop rule needs 'refer \"...\"' to say whom the patient should see");
     if (a->kind == R_ADVANCE && !a->target && stage_idx >= 0 && (size_t)stage_idx + 1 == c->p->nstages)
@@ -1205,6 +1265,8 @@ static void check_rule(checker *c, ast_rule *a, int stage_idx)
         return;
     size_t n = 0;
     fill_conjuncts(c, x, r->conds, &n);
+    if (r->name && r->kind != K_FLAG)
+        map_put(c, &c->rule_map, r->name, (int)c->p->nrules);
     c->p->nrules++;
 }
 
@@ -1295,8 +1357,10 @@ int check_program(tendo_program *p, ast_decl *decls, diag_list *d, uint32_t root
     c.root = (src_loc){ root, 0, 0 };
     c.errors_at_start = d->nerrors;
     p->regexes = rx_set_new();
-    if (!p->regexes)
+    if (!p->regexes) {
+        d->oom = 1;
         return 0;
+    }
     check_protocol(&c, decls);
     if (!check_stages(&c, decls) || !check_schema(&c, decls) || !collect_lets(&c, decls))
         return 0;

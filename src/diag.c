@@ -197,8 +197,10 @@ void diag_linecol(diag_list *d, uint32_t file, uint32_t off, unsigned *line, uns
     src_file *f = &d->files[file];
     if (off > f->len)
         off = (uint32_t)f->len;
-    if (!build_lines(f))
+    if (!build_lines(f)) {
+        d->oom = 1; /* a line number of 0 must not pass for a real one */
         return;
+    }
     size_t li = line_index(f, off);
     *line = (unsigned)li + 1;
     *col = count_chars(f->text + f->line_start[li], off - f->line_start[li]) + 1;

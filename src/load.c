@@ -22,9 +22,12 @@ typedef struct loader {
     size_t nloaded, cap_loaded;
 } loader;
 
-/* Reads the whole file (bounded by AST_MAX_FILE) into a NUL-terminated buffer. */
-static char *read_file(const char *path, size_t *len, const char **err)
+/* Reads the whole file (bounded by AST_MAX_FILE) into a NUL-terminated
+ * buffer.  On error *err says why; *err_line is the line where the size
+ * limit was crossed, 0 for other errors. */
+static char *read_file(const char *path, size_t *len, const char **err, unsigned long *err_line)
 {
+    *err_line = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         *err = strerror(errno);
@@ -33,14 +36,19 @@ static char *read_file(const char *path, size_t *len, const char **err)
     size_t cap = 4096, n = 0;
     char *buf = mem_alloc(cap);
     while (buf) {
+        if (n > AST_MAX_FILE) {
+            *err = "file larger than the limit of 4 MiB for a rule file";
+            *err_line = 1;
+            for (size_t i = 0; i < AST_MAX_FILE; i++)
+                *err_line += buf[i] == '\n';
+            break;
+        }
         if (n + 1 >= cap) {
-            if (cap > AST_MAX_FILE) {
-                *err = "file larger than the limit of 4 MiB for a rule file";
+            char *g = mem_realloc(buf, cap * 2);
+            if (!g) {
+                *err = "out of memory";
                 break;
             }
-            char *g = mem_realloc(buf, cap * 2);
-            if (!g)
-                break;
             buf = g;
             cap *= 2;
         }
@@ -158,10 +166,11 @@ static ast_decl *load_file(loader *L, const char *path, src_loc from)
         return NULL;
     }
     size_t len = 0;
-    char *text = read_file(path, &len, &err);
+    unsigned long err_line;
+    char *text = read_file(path, &len, &err, &err_line);
     if (!text) {
         if (from.file == SRC_NONE)
-            diag_data(L->d, path, 0, "cannot read rule file: %s", err);
+            diag_data(L->d, path, err_line, "cannot read rule file: %s", err);
         else
             diag_at(L->d, DIAG_ERROR, from, "cannot read '%s': %s", path, err);
         free(real);
@@ -219,8 +228,14 @@ tendo_program *tendo_load(const char *path, tendo_diags *d)
     uint8_t digest[SHA256_DIGEST_SIZE];
     sha256_digest(&L.sha, sizeof digest, digest);
     hex(digest, sizeof digest, p->sha256);
-    if (d->nerrors == before && !d->oom)
-        check_program(p, decls, d, L.root);
+    /* A check that fails without recording why ran out of memory: the
+     * half-checked program must not be used. */
+    if (d->nerrors == before && !d->oom && !check_program(p, decls, d, L.root) && d->nerrors == before)
+        d->oom = 1;
+    /* Any allocation that failed while building the program (some are
+     * only noticed as a missing piece) makes it unusable. */
+    if (p->ar.failed)
+        d->oom = 1;
     if (d->nerrors != before || d->oom) {
         tendo_program_free(p);
         return NULL;

@@ -94,7 +94,11 @@ struct arena_block {
 
 enum { ARENA_MIN_BLOCK = 32 * 1024 };
 
-void arena_init(arena *a) { a->head = a->blocks = NULL; }
+void arena_init(arena *a)
+{
+    a->head = a->blocks = NULL;
+    a->failed = 0;
+}
 
 static arena_block *new_block(size_t need)
 {
@@ -112,8 +116,10 @@ static arena_block *new_block(size_t need)
 
 void *arena_alloc(arena *a, size_t n)
 {
-    if (n > SIZE_MAX - 15)
+    if (n > SIZE_MAX - 15) {
+        a->failed = 1;
         return NULL;
+    }
     n = (n + 15) & ~(size_t)15;
     arena_block *b = a->head;
     /* After a reset, walk forward through kept blocks before allocating. */
@@ -123,8 +129,10 @@ void *arena_alloc(arena *a, size_t n)
     }
     if (!b || b->cap - b->used < n) {
         arena_block *nb = new_block(n);
-        if (!nb)
+        if (!nb) {
+            a->failed = 1;
             return NULL;
+        }
         if (b) {
             nb->next = b->next;
             b->next = nb;
@@ -163,6 +171,7 @@ void arena_reset(arena *a)
     for (arena_block *b = a->blocks; b; b = b->next)
         b->used = 0;
     a->head = a->blocks;
+    a->failed = 0;
 }
 
 void arena_free(arena *a)

@@ -27,6 +27,7 @@ typedef struct arena_block arena_block;
 typedef struct arena {
     arena_block *head;     /* current block */
     arena_block *blocks;   /* all blocks, for free and reset */
+    int failed;            /* an allocation failed since init or reset */
 } arena;
 
 void arena_init(arena *a);

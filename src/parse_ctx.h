@@ -5,6 +5,8 @@
 
 #include "ast.h"
 
+#include <setjmp.h>
+
 /* Byte-range locations: line:col is computed only when a diagnostic prints. */
 typedef struct tdo_loc {
     uint32_t start, end;
@@ -31,20 +33,26 @@ typedef struct parse_ctx {
     int depth;           /* current expression nesting */
     int depth_reported;
     int oom;
+    /* flex's fatal errors (allocation failures while setting up the input
+     * buffer) jump here; the allocations made during setup are freed. */
+    jmp_buf *fatal;
+    int in_setup, nsetup;
+    void *setup[4];
     ast_decl *head, **tail;
     /* Nodes under construction by mid-rule actions (arena-owned). */
     ast_column *col;
     ast_dose *dose;
     const char *refer;
     tdo_loc target_loc;    /* of the stage named by `to STAGE` */
-    void *dose_tail;
+    struct ast_dose **dose_tail;   /* ends of the open stage's lists */
+    struct ast_rule **rule_tail;
 } parse_ctx;
 
 /* Grammar helpers (ast.c); each returns NULL/0 on allocation failure or,
  * for the checks, after recording a located error. */
 int ast_column_add_value(parse_ctx *pc, ast_column *c, const char *v, tdo_loc l);
-void ast_stage_add_dose(ast_decl *stage, ast_dose *d);
-void ast_stage_add_rule(ast_decl *stage, ast_rule *r);
+void ast_stage_add_dose(parse_ctx *pc, ast_decl *stage, ast_dose *d);
+void ast_stage_add_rule(parse_ctx *pc, ast_decl *stage, ast_rule *r);
 ast_rule *ast_rule_new(parse_ctx *pc, rule_kind k, tdo_loc l);
 ast_mod_stmt *ast_mod_new(parse_ctx *pc, mod_kind k, tdo_loc l);
 ast_mod_stmt *ast_mod_reverse(ast_mod_stmt *s, const char **because);

@@ -1,0 +1,66 @@
+/* fuzz_common.h — shared by the libFuzzer harnesses in fuzz/.
+ *
+ * The library reads rule files and logs by path (there is no memory loader,
+ * and the harnesses add nothing to the API), so each input is written to a
+ * per-process temporary file, under /dev/shm when it exists. */
+#ifndef TENDO_FUZZ_COMMON_H
+#define TENDO_FUZZ_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A per-process path: parallel workers (-jobs) never share a file. */
+static inline const char *fuzz_tmp_path(const char *stem)
+{
+    static char path[4][256];
+    static int used;
+    int slot = used++ & 3;
+    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(path[slot], sizeof path[slot], "%s/tendo-fuzz-%ld-%s", dir, (long)getpid(), stem);
+    return path[slot];
+}
+
+/* Writes data to path (truncating); aborts on failure: a harness that
+ * cannot write its input would silently test nothing. */
+static inline void fuzz_write(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+/* FNV-1a of the input: picks optional work by content, reproducibly. */
+static inline uint32_t fuzz_hash(const uint8_t *data, size_t size)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 16777619u;
+    return h;
+}
+
+static inline FILE *fuzz_devnull(void)
+{
+    static FILE *f;
+    if (!f && !(f = fopen("/dev/null", "w"))) {
+        perror("/dev/null");
+        abort();
+    }
+    return f;
+}
+
+/* A JSON view failure is always a bug now that the CSV reader rejects
+ * invalid UTF-8 (it used to accept it, and the JSON view then failed:
+ * tests/hostile/log_latin1_*.csv).  -DFUZZ_TOLERATE_BAD_UTF8 brings back
+ * the old tolerance for inputs that are not valid UTF-8. */
+#ifdef FUZZ_TOLERATE_BAD_UTF8
+#define FUZZ_JSON_MAY_FAIL(valid_utf8) (!(valid_utf8))
+#else
+#define FUZZ_JSON_MAY_FAIL(valid_utf8) 0
+#endif
+
+#endif
