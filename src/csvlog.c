@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -839,6 +840,20 @@ static int read_header(logr *r, diag_list *d)
 }
 
 /* "dir/p17.csv" -> "p17"; "-" -> "stdin". */
+/* The first read buffer: a small file (one patient per file is common in
+ * folders) needs no 256 KiB buffer; a larger one or a pipe starts at
+ * LOG_BUF_INIT.  refill() doubles it when a record does not fit. */
+static size_t initial_cap(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size >= LOG_BUF_INIT / 2)
+        return LOG_BUF_INIT;
+    size_t want = (size_t)st.st_size + 2 * LOG_SLACK + 1, cap = 4096;
+    while (cap < want)
+        cap *= 2;
+    return cap;
+}
+
 static char *file_id(const char *path)
 {
     if (strcmp(path, "-") == 0)
@@ -873,8 +888,8 @@ logr *logr_open(const schema *s, const char *path, diag_list *d)
     r->close_fd = !is_stdin;
     r->line = 1;
     r->id_pos = -1;
-    r->cap = LOG_BUF_INIT;
-    r->buf = mem_calloc(1, r->cap);
+    r->cap = initial_cap(fd);
+    r->buf = mem_alloc(r->cap); /* refill() zeroes the slack past the data */
     r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
     r->file_id = file_id(path);
     if (!r->buf || !r->f || !r->file_id) {
@@ -1339,7 +1354,9 @@ static int same_cell(col_type t, const patient *p, size_t a, size_t b)
     case COL_NUMBER:
         return x->num == y->num;
     case COL_TEXT:
-        return x->s.len == y->s.len && memcmp(p->text + x->s.off, p->text + y->s.off, x->s.len) == 0;
+        /* Empty text may have no store at all (p->text NULL). */
+        return x->s.len == y->s.len &&
+               (x->s.len == 0 || memcmp(p->text + x->s.off, p->text + y->s.off, x->s.len) == 0);
     default:
         return x->i == y->i;
     }

@@ -40,8 +40,6 @@ SANITIZER_EXIT = 99   # tests/run.py sets ASAN/UBSAN exitcode=99
 
 # Reported bugs in files owned elsewhere (see docs/robustness.md).
 KNOWN = {
-    "hostile/regress/per_patient_empty_text.csv":
-        "src/csvlog.c same_cell(): memcmp/offset on a NULL text store for empty per-patient text",
 }
 
 # Allocation numbers of the sweep whose failure is a reported, open bug.
