@@ -1731,6 +1731,13 @@ static inline char *next_sep(char *s)
 #endif
 }
 
+/* Row 0 of p holds exactly the text s[0..n) in column j. */
+static inline int same_text(const patient *p, size_t j, const char *s, size_t n)
+{
+    const cell *c = &p->cells[j];
+    return p->known[j] == 1 && c->s.len == n && n > 0 && memcmp(p->text + c->s.off, s, n) == 0;
+}
+
 /* Fields of the unsplit record into row `row`; the patient id's span is
  * returned in *id.  0 declines (a NUL byte, a field count that is off, a
  * value that is not canonical), -1 is out of memory. */
@@ -1755,7 +1762,12 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id)
             *id = (field){ s, (size_t)(f - s) };
         if (fc->kind != FK_SKIP) {
             size_t j = (size_t)fc->col;
-            if (f == s) {
+            if ((int)h == r->id_pos && row > 0 && same_text(p, j, s, (size_t)(f - s))) {
+                /* The patient's id again: row 0's stored value, already
+                 * checked, instead of another copy in the text store. */
+                c[j] = p->cells[j];
+                k[j] = 1;
+            } else if (f == s) {
                 if (fc->empty == FE_UNKNOWN) {
                     c[j].num = 0;
                     k[j] = 0;

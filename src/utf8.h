@@ -5,8 +5,6 @@
 #define TENDO_UTF8_H
 
 #include <stddef.h>
-#include <stdint.h>
-#include <string.h>
 
 /* Offset of the first byte of s[0..n) that does not start a well-formed
  * UTF-8 character (no overlong forms, no surrogates, at most U+10FFFF), or
@@ -14,18 +12,14 @@
 static inline size_t utf8_invalid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
+    /* Log values are mostly short and ASCII: one branch-free pass first. */
+    unsigned char any = 0;
+    for (size_t k = 0; k < n; k++)
+        any |= s[k];
+    if (any < 0x80)
+        return n;
     size_t i = 0;
     while (i < n) {
-        /* Notes are mostly ASCII: skip eight such bytes per step. */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080u)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
         unsigned c = s[i];
         size_t len;
         unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
