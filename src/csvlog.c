@@ -1329,28 +1329,31 @@ static int reserve_rows(patient *p, size_t rows)
     return 1;
 }
 
-static void check_date(logr *r, patient *p, diag_list *d, size_t row)
+static __attribute__((noinline, cold)) void date_out_of_order(logr *r, diag_list *d, int32_t day)
+{
+    char a[11], b[11];
+    date_format(day, a);
+    date_format(r->prev_day, b);
+    if (day == r->prev_day)
+        bad(r, d, r->rec_line, "duplicate date %s (also at line %lu)", a, r->prev_line);
+    else
+        bad(r, d, r->rec_line, "date %s comes before the previous row's %s: rows must be in date order", a, b);
+}
+
+static inline void check_date(logr *r, patient *p, diag_list *d, size_t row)
 {
     size_t j = (size_t)r->s->date_col, at = row * p->ncols + j;
     if (p->known[at] != 1)
         return;
     int32_t day = p->cells[at].i;
-    if (r->have_prev && day <= r->prev_day) {
-        char a[11], b[11];
-        date_format(day, a);
-        date_format(r->prev_day, b);
-        if (day == r->prev_day)
-            bad(r, d, r->rec_line, "duplicate date %s (also at line %lu)", a, r->prev_line);
-        else
-            bad(r, d, r->rec_line,
-                "date %s comes before the previous row's %s: rows must be in date order", a, b);
-    }
+    if (r->have_prev && day <= r->prev_day)
+        date_out_of_order(r, d, day);
     r->have_prev = 1;
     r->prev_day = day;
     r->prev_line = r->rec_line;
 }
 
-static int same_cell(col_type t, const patient *p, size_t a, size_t b)
+static inline int same_cell(col_type t, const patient *p, size_t a, size_t b)
 {
     if (p->known[a] != p->known[b])
         return 0;
@@ -1401,16 +1404,21 @@ static const char *cell_text(const logr *r, const patient *p, size_t j, size_t a
     return buf;
 }
 
-static void check_same(logr *r, patient *p, diag_list *d, size_t row)
+/* Out of line: its message buffers would cost every row a stack frame. */
+static __attribute__((noinline, cold)) void not_same(logr *r, patient *p, diag_list *d, size_t j, size_t at)
+{
+    char a[SHOW_BUF + 2], b[SHOW_BUF + 2], id[SHOW_BUF];
+    bad(r, d, r->rec_line, "column '%s' must be the same on every row of patient '%s': %s here, %s at line %lu",
+        ctitle(r, j), show(id, p->id, strlen(p->id)), cell_text(r, p, j, at, a),
+        cell_text(r, p, j, j, b), p->line[0]);
+}
+
+static inline void check_same(logr *r, patient *p, diag_list *d, size_t row)
 {
     for (size_t i = 0; i < r->npp; i++) {
         size_t j = r->pp[i], at = row * p->ncols + j;
-        if (p->known[j] == 2 || p->known[at] == 2 || same_cell(r->s->cols[j].type, p, j, at))
-            continue;
-        char a[SHOW_BUF + 2], b[SHOW_BUF + 2], id[SHOW_BUF];
-        bad(r, d, r->rec_line, "column '%s' must be the same on every row of patient '%s': %s here, %s at line %lu",
-            ctitle(r, j), show(id, p->id, strlen(p->id)), cell_text(r, p, j, at, a),
-            cell_text(r, p, j, j, b), p->line[0]);
+        if (p->known[j] != 2 && p->known[at] != 2 && !same_cell(r->s->cols[j].type, p, j, at))
+            not_same(r, p, d, j, at);
     }
 }
 
