@@ -17,6 +17,7 @@
 #include "utf8.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -65,6 +66,7 @@ typedef struct fast_col {
     unsigned char empty;    /* FE_*: what an empty field means */
     int col;                /* schema column, -1 when skipped */
     double lo, hi;
+    int64_t ilo, ihi;       /* the range for whole numbers: ceil(lo), floor(hi) */
 } fast_col;
 
 typedef struct col_info {
@@ -1651,6 +1653,10 @@ static void fast_plan(logr *r)
             f->empty = !c->defval_text || !c->defval_text[0] ? FE_EMPTY_TEXT : FE_SLOW;
         f->lo = c->lo;
         f->hi = c->hi;
+        /* Whole numbers compare against whole bounds without converting
+         * each value to double; the fast path reads at most 9 digits. */
+        f->ilo = c->lo < -1e15 ? INT64_MIN : (int64_t)ceil(c->lo);
+        f->ihi = c->hi > 1e15 ? INT64_MAX : (int64_t)floor(c->hi);
     }
 }
 
@@ -1696,7 +1702,7 @@ static inline int fast_value(logr *r, patient *p, const fast_col *f, char *s, si
                 return fast_decimal(f, s, n, c);
             v = v * 10 + dg;
         }
-        if (f->ranged && (v < f->lo || v > f->hi))
+        if (f->ranged && ((int64_t)v < f->ilo || (int64_t)v > f->ihi))
             return 0;
         c->num = v;
         return 1;
@@ -1756,12 +1762,15 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id)
     uint8_t *k = p->known + row * nc;
     char *s = r->rec_b, *e = s + r->rec_len;
     char keep = *e;
-    *e = ','; /* a sentinel: the field scan needs no bounds test */
+    *e = '\0'; /* a sentinel: the field scan needs no bounds test */
     int ok = 1;
     size_t h = 0, last = r->nhdr - 1;
     for (;; h++) {
         char *f = next_sep(s);
-        if (*f == '\0' || (f == e) != (h == last)) {
+        /* A comma ends every field but the last, the sentinel the last;
+         * anything else (a NUL in the data, a field count that is off)
+         * declines. */
+        if (*f != ',' ? f != e || h != last : h == last) {
             ok = 0;
             break;
         }
