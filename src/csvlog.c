@@ -359,14 +359,57 @@ static rec_end skip_long(logr *r, diag_list *d)
     }
 }
 
-/* Inside a quote there is no telling where the record ends: stop the file. */
+/* A quoted value longer than LOG_MAX_RECORD: read on without keeping it, to
+ * the end of its record (quotes tracked as find_record does), so the row is
+ * reported and skipped and the rows after it are still read -- as batch's
+ * block reader does.  Only a quote still open at the end of the file (a
+ * missing quote) ends the file. */
 static rec_end long_quote(logr *r, diag_list *d, size_t q_off)
 {
     unsigned long qline = r->line + count_nl(r->buf + r->pos, q_off);
+    long_record_id(r, r->buf + r->pos, r->buf + r->end);
+    size_t i = r->pos + q_off + 1;  /* just past the opening quote */
+    int in_q = 1, closing = 0;      /* closing: a quote seen inside, "" or the end? */
+    char prev = '"';
+    for (;;) {
+        for (; i < r->end; i++) {
+            char c = r->buf[i];
+            if (in_q) {
+                if (closing) {
+                    closing = 0;
+                    if (c == '"')
+                        continue;   /* "" inside a quoted value */
+                    in_q = 0;
+                } else {
+                    closing = c == '"';
+                    continue;
+                }
+            }
+            if (c == '\n') {
+                r->line += count_nl(r->buf + r->pos, i + 1 - r->pos);
+                r->pos = i + 1;
+                return END_LONG;
+            }
+            if (c == '"' && prev == ',')
+                in_q = 1;
+            prev = c;
+        }
+        if (r->eof)
+            break;
+        /* Nothing before i is needed again: count its lines and drop it. */
+        r->line += count_nl(r->buf + r->pos, i - r->pos);
+        r->pos = i;
+        if (!refill(r, d))
+            return END_FATAL;
+        i = r->pos;
+    }
+    r->line += count_nl(r->buf + r->pos, r->end - r->pos);
+    r->pos = r->end;
+    if (!in_q || closing)
+        return END_LONG;           /* the last record, closed at the end of the file */
     diag_data(d, r->name, qline,
-              "quoted value starting here is longer than %d bytes: expected a closing '\"' "
-              "(is a quote missing?); the rest of the file is not read",
-              LOG_MAX_RECORD);
+              "quoted value starting here has no closing '\"' before the end of the file "
+              "(is a quote missing?); the rows after it cannot be read");
     r->dead = 1;
     return END_FATAL;
 }
@@ -1470,7 +1513,7 @@ static int row_problem(logr *r, diag_list *d)
     case REC_OK:
         break;
     case REC_TOO_LONG:
-        bad(r, d, r->rec_line, "row is longer than %d bytes: skipped up to the next line", LOG_MAX_RECORD);
+        bad(r, d, r->rec_line, "row is longer than %d bytes: skipped", LOG_MAX_RECORD);
         return 1;
     case REC_NUL:
         if (f)

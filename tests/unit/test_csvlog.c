@@ -612,20 +612,36 @@ static void test_limits(void)
     n += snprintf(buf + n, cap - (size_t)n, ",\nP3,2024-05-01,3,,,,,,\nP3,2024-05-01,3,,,,,,\n");
     run_path(&SCHEMA, write_bytes("long.csv", buf, (size_t)n), &res);
     ok(strcmp(res.seq, "P1:1 BAD(P2) BAD(P3) END") == 0 &&
-           strcmp(res.diags, "3: row is longer than 1048576 bytes: skipped up to the next line\n"
+           strcmp(res.diags, "3: row is longer than 1048576 bytes: skipped\n"
                              "5: duplicate date 2024-05-01 (also at line 4)\n") == 0,
        "a record over 1 MiB is skipped, keeping its patient id and line count");
 
-    /* An unterminated quote that runs past 1 MiB: the file is abandoned. */
+    /* An unterminated quote that runs past 1 MiB to the end of the file:
+     * the file is abandoned. */
     n = snprintf(buf, cap, HDR "P1,2024-05-01,3,,,,,,\nP2,2024-05-01,3,,,,,\"");
     for (size_t i = 0; i < big; i++)
         buf[n + (int)i] = i % 50 == 49 ? '\n' : 'q';
     n += (int)big;
     run_path(&SCHEMA, write_bytes("long.csv", buf, (size_t)n), &res);
     ok(strcmp(res.seq, "FATAL END") == 0 &&
-           strcmp(res.diags, "3: quoted value starting here is longer than 1048576 bytes: expected a "
-                             "closing '\"' (is a quote missing?); the rest of the file is not read\n") == 0,
+           strcmp(res.diags, "3: quoted value starting here has no closing '\"' before the end of the file "
+                             "(is a quote missing?); the rows after it cannot be read\n") == 0,
        "an unterminated quote over 1 MiB is fatal (the patient being read is dropped)");
+
+    /* A closed quoted value over 1 MiB, with line breaks and "" inside and a
+     * quoted field after it: the row is skipped, the line count stays right
+     * and the next patient is read (as batch's block reader does). */
+    n = snprintf(buf, cap, HDR "P1,2024-05-01,3,,,,,,\nP2,2024-05-01,3,,,,,\"");
+    for (size_t i = 0; i < big; i++)
+        buf[n + (int)i] = i % 50 == 49 ? '\n' : i % 50 == 20 || i % 50 == 21 ? '"' : 'q';
+    n += (int)big;
+    n += snprintf(buf + n, cap - (size_t)n, "\",\"a,\"\"b\"\nP3,2024-05-01,3,,,,,,\nP3,2024-05-01,3,,,,,,\n");
+    run_path(&SCHEMA, write_bytes("long.csv", buf, (size_t)n), &res);
+    char want[160];
+    snprintf(want, sizeof want, "3: row is longer than 1048576 bytes: skipped\n%zu: duplicate date 2024-05-01 (also at line %zu)\n",
+             (size_t)4 + big / 50 + 1, (size_t)3 + big / 50 + 1);
+    ok(strcmp(res.seq, "P1:1 BAD(P2) BAD(P3) END") == 0 && strcmp(res.diags, want) == 0,
+       "a quoted value over 1 MiB is skipped to the end of its record; line numbers stay right");
 
     /* A record just under the limit grows the buffer and is read whole. */
     n = snprintf(buf, cap, HDR "P1,2024-05-01,3,,,,,\"");
