@@ -2,6 +2,7 @@
 every --jobs, stdin, atomic -o, and bench/reference.rules against the
 reference implementation on shared/bench/edge.csv.  Loaded by tests/run.py."""
 import os
+import shutil
 import random
 import subprocess
 import sys
@@ -137,3 +138,49 @@ def run(build, res, h):
             diff = [g for g, w in zip(got, want) if g != w]
             case("%s: bench/reference.rules matches reference.py on edge.csv" % tag,
                  rc == 0 and got == want, "exit %d, differing lines: %s" % (rc, diff[:5]))
+
+        # batch and eval must agree on what every log holds, good or bad: the
+        # same records, and a skip in one (eval 3) is a skip in the other
+        # (batch 4).  Logs from the hostile, golden and example folders.
+        import glob
+        logs = sorted(glob.glob(os.path.join(ROOT, "tests", "hostile", "*.csv")) +
+                      glob.glob(os.path.join(ROOT, "tests", "golden", "*.csv")) +
+                      glob.glob(os.path.join(ROOT, "examples", "*.csv")))
+        # And a log of many patients, most of them good, some with one bad
+        # row each, with a quoted multi-line note and a CRLF row among them.
+        rows = open(os.path.join(ROOT, "examples", "achilles_midportion.csv")).read().splitlines()
+        header, body = rows[0], rows[1:]
+        faults = [lambda r: r,
+                  lambda r: r.replace(",2025-03-", ",2025-13-", 1),       # impossible date
+                  lambda r: r.rsplit(",", 2)[0],                           # short row
+                  lambda r: r.replace(",midportion,", ",middle,", 1),      # unknown value
+                  lambda r: r + '"sore,\nthen ""fine"""',             # quoted note, good
+                  lambda r: r + "\r"]                                      # CRLF, good
+        tmp = tempfile.mkdtemp()
+        mixed = os.path.join(tmp, "mixed.csv")
+        with open(mixed, "w", newline="") as f:
+            f.write(header + "\n")
+            for n, fault in enumerate(faults * 3):
+                for i, r in enumerate(body):
+                    r = r.replace("P001", "P%03d" % (n + 1), 1)
+                    f.write((fault(r) if i == 7 else r) + "\n")
+        logs.append(mixed)
+        differ = []
+        for log in logs:
+            # examples/alfredson.csv goes with rules/alfredson.rules, and so on.
+            own = os.path.join("rules", os.path.basename(log).split("_")[0].split(".")[0] + ".rules")
+            rules = own if os.path.exists(os.path.join(ROOT, own)) else "rules/achilles.rules"
+            rc_e, out_e, _ = run_cmd([exe, "eval", rules, log, "--format", "csv"])
+            rc_b, out_b, _ = run_cmd([exe, "batch", rules, log, "--jobs", "2"])
+            rec_e = [l for l in out_e.decode("utf-8", "replace").splitlines()[1:]]
+            rec_b = [l for l in out_b.decode("utf-8", "replace").splitlines()[1:]]
+            codes_agree = (rc_e, rc_b) in ((0, 0), (3, 4))
+            if log == mixed and (len(rec_b) != 9 or rc_b != 4):
+                differ.append("mixed.csv: want the 9 good patients of 18 and exit 4, got %d records, exit %d"
+                              % (len(rec_b), rc_b))
+            if rec_e != rec_b or not codes_agree:
+                differ.append("%s: eval exit %d, %d records; batch exit %d, %d records"
+                              % (os.path.relpath(log, ROOT), rc_e, len(rec_e), rc_b, len(rec_b)))
+        shutil.rmtree(tmp)
+        case("%s: batch and eval agree on %d logs, good and bad" % (tag, len(logs)),
+             len(logs) > 10 and not differ, "\n".join(differ))
