@@ -891,7 +891,6 @@ static int read_header(logr *r, diag_list *d)
     return map_header(r, d);
 }
 
-/* "dir/p17.csv" -> "p17"; "-" -> "stdin". */
 /* The first read buffer: a small file (one patient per file is common in
  * folders) needs no 256 KiB buffer; a larger one or a pipe starts at
  * LOG_BUF_INIT.  refill() doubles it when a record does not fit. */
@@ -906,6 +905,7 @@ static size_t initial_cap(int fd)
     return cap;
 }
 
+/* "dir/p17.csv" -> "p17"; "-" -> "stdin". */
 static char *file_id(const char *path)
 {
     if (strcmp(path, "-") == 0)
@@ -1698,8 +1698,8 @@ static void fast_plan(logr *r)
         f->hi = c->hi;
         /* Whole numbers compare against whole bounds without converting
          * each value to double; the fast path reads at most 9 digits. */
-        f->ilo = c->lo < -1e15 ? INT64_MIN : (int64_t)ceil(c->lo);
-        f->ihi = c->hi > 1e15 ? INT64_MAX : (int64_t)floor(c->hi);
+        f->ilo = !f->ranged || c->lo < -1e15 ? INT64_MIN : (int64_t)ceil(c->lo);
+        f->ihi = !f->ranged || c->hi > 1e15 ? INT64_MAX : (int64_t)floor(c->hi);
     }
 }
 
