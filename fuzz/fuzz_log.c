@@ -6,6 +6,8 @@
  * root).  Each patient is decided twice (as of the last row, and as of a
  * fixed date so that rows after it are ignored); for one input in 32
  * both decisions are rendered in every view into /dev/null. */
+#include <errno.h>
+
 #include "tendo.h"
 #include "fuzz_common.h"
 #include "utf8.h"
@@ -33,6 +35,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     tendo_diags_free(d);
     return 0;
+}
+
+/* A view that cannot render a decision is a bug; say which and why before
+ * aborting, because such a failure may depend on what ran before. */
+static void view_failed(const char *view, const tendo_decision *dec, FILE *out)
+{
+    fprintf(stderr, "fuzz_log: the %s view failed (stream error %d, errno %d); its output on stderr:\n",
+            view, ferror(out), errno);
+    tendo_render_json(dec, prog, stderr, TENDO_RENDER_TRACE);
+    tendo_render_text(dec, prog, stderr, TENDO_RENDER_TRACE);
+    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -87,14 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!dec)
             abort();   /* no allocation failures are injected here */
         if (all_views && tendo_render_json(dec, prog, out, TENDO_RENDER_TRACE) != 0 && !json_may_fail)
-            abort();
-        if (all_views && (tendo_render_text(dec, prog, out, TENDO_RENDER_TRACE) != 0 ||
-                          tendo_render_csv(dec, prog, out) != 0))
-            abort();
+            view_failed("JSON", dec, out);
+        if (all_views && tendo_render_text(dec, prog, out, TENDO_RENDER_TRACE) != 0)
+            view_failed("text", dec, out);
+        if (all_views && tendo_render_csv(dec, prog, out) != 0)
+            view_failed("CSV", dec, out);
         tendo_opts o2 = { .as_of = fixed, .has_as_of = 1, .trace = 1 };
         dec = tendo_decide(ev, pt, &o2);
-        if (!dec || (all_views && tendo_render_json(dec, prog, out, TENDO_RENDER_TRACE) != 0 && !json_may_fail))
+        if (!dec)
             abort();
+        if (all_views && tendo_render_json(dec, prog, out, TENDO_RENDER_TRACE) != 0 && !json_may_fail)
+            view_failed("JSON (as of a fixed date)", dec, out);
     }
     tendo_diags_print(d, out);
     tendo_patient_free(pt);
