@@ -113,6 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             view_failed("JSON (as of a fixed date)", dec, out);
     }
     tendo_diags_print(d, out);
+    if (ferror(out)) {
+        /* /dev/null takes every byte: an error here came from a printf
+         * that could not format (a width past INT_MAX, say), and it would
+         * make every later view fail, far from its cause. */
+        fprintf(stderr, "fuzz_log: writing diagnostics or views set the stream's error flag (errno %d)\n", errno);
+        abort();
+    }
     tendo_patient_free(pt);
     tendo_eval_free(ev);
     tendo_log_close(log);
