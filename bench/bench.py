@@ -5,7 +5,8 @@ Generates the benchmark cohorts with shared/bench/gen.py (1k and 20k
 patients x 90 days, seed 1) into the build folder, checks that tendo's
 decisions equal reference.py's patient for patient and that --jobs 1 and
 --jobs 2 write byte-identical output, then times every tool several times
-and prints medians, rows/s, MB/s, peak RSS and the ratios against the goals.
+and prints medians, rows/s, MB/s, peak RSS (GNU time, in a run of its
+own) and the ratios against the goals.
 
 Usage: bench.py BUILD_DIR [--runs N] [--sizes 1000,20000]
 Timing is measured here, never in `make test`.
@@ -22,24 +23,40 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
 RULES = os.path.join(ROOT, "bench", "reference.rules")
 
 
-# Runs a command and prints its wall time and peak RSS.  A fresh process per
-# run, because a process's RUSAGE_CHILDREN peak never goes down.
+# Runs a command and prints its wall time.  A fresh process per run, so
+# the tools are timed alike.
 PROBE = """
-import resource, subprocess, sys, time
+import subprocess, sys, time
 t0 = time.perf_counter()
 rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-dt = time.perf_counter() - t0
-print(rc, dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(rc, time.perf_counter() - t0)
 """
+GNU_TIME = "/usr/bin/time"
 
 
 def timed(cmd):
-    """Wall time (s) and peak RSS (KiB) of one run of cmd."""
+    """Wall time (s) of one run of cmd."""
     out = subprocess.run([sys.executable, "-c", PROBE] + cmd, capture_output=True, text=True, check=True).stdout
-    rc, dt, rss = out.split()
+    rc, dt = out.split()
     if rc != "0":
         sys.exit("bench: %s failed with %s" % (" ".join(cmd), rc))
-    return float(dt), int(rss)
+    return float(dt)
+
+
+def peak_rss(build, cmd):
+    """Peak RSS (KiB) of one run of cmd, from GNU time in a run of its own.
+
+    Not from getrusage(RUSAGE_CHILDREN) here: Linux carries a process's
+    peak across exec, so a child forked from this Python process reports
+    Python's own size, whatever the tool uses."""
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit("bench: %s is missing; install it with: sudo apt-get install time" % GNU_TIME)
+    out = os.path.join(build, "bench", "rss.txt")
+    rc = subprocess.run([GNU_TIME, "-f", "%M", "-o", out] + cmd,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if rc != 0:
+        sys.exit("bench: %s failed with %s" % (" ".join(cmd), rc))
+    return int(open(out).read().split()[-1])
 
 
 def generate(build, n):
@@ -82,12 +99,8 @@ def measure(build, tendo, data, runs):
     ]
     res = {}
     for name, cmd in tools:
-        times, rss = [], []
-        for _ in range(runs):
-            t, m = timed(cmd)
-            times.append(t)
-            rss.append(m)
-        res[name] = (statistics.median(times), max(rss))
+        times = [timed(cmd) for _ in range(runs)]
+        res[name] = (statistics.median(times), peak_rss(build, cmd))
     return res
 
 

@@ -4,7 +4,7 @@
 # Called by the Makefile before the first build; safe to run again.
 set -eu
 
-PKGS="make gcc flex bison pkg-config libpcre2-dev libjansson-dev nettle-dev python3"
+PKGS="make gcc flex bison pkg-config libpcre2-dev libjansson-dev nettle-dev python3 time"
 
 missing=""
 for p in $PKGS; do
