@@ -30,6 +30,7 @@
 enum {
     BLOCK_SIZE = 512 << 10,       /* bytes read per block: small enough to bound memory, large enough to amortise */
     BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
+    BUFFER_GRAIN = 64 << 10,      /* block buffers are sized in these steps, see take_buffer */
     MAX_JOBS = 256
 };
 
@@ -375,8 +376,14 @@ struct tendo_batch {
     int nspare;
 };
 
+/* Sizes are rounded up to BUFFER_GRAIN because the exact need (the carried
+ * tail of a patient plus a block) differs every time: with exact sizes a
+ * returned buffer was almost never big enough for the next block, and the
+ * pool filled with buffers that were never reused, so memory grew with the
+ * number of blocks.  Rounded, ordinary blocks all share one size. */
 static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
 {
+    need = (need + BUFFER_GRAIN - 1) / BUFFER_GRAIN * BUFFER_GRAIN;
     for (int i = 0; i < b->nspare; i++) {
         if (b->spare[i].cap >= need) {
             char *p = b->spare[i].p;
