@@ -18,7 +18,8 @@ FUZZ_SECONDS   ?= 60
 FUZZ_ARGS      ?=
 FUZZ_TARGET    ?= fuzz_rules
 FUZZ_SAN        = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS     = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_CFLAGS     = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                  -fsanitize-coverage-ignorelist=fuzz/coverage-ignore.txt
 FUZZ_LDFLAGS    = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer
 FUZZ_BUILD      = $(BUILD)/fuzz
 FUZZ_TARGETS    = fuzz_rules fuzz_log fuzz_notes
@@ -52,11 +53,11 @@ $(FUZZ_BUILD)/.fuzzer-ok:
 
 fuzz-check: $(FUZZ_BUILD)/.fuzzer-ok
 
-$(FUZZ_BUILD)/obj/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) | $(FUZZ_BUILD)/.fuzzer-ok
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) fuzz/coverage-ignore.txt | $(FUZZ_BUILD)/.fuzzer-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(FUZZ_CFLAGS) $(WARN) $(INC) $(PKG_CFLAGS) -DTENDO_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(FUZZ_BUILD)/obj/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h) | $(FUZZ_BUILD)/.fuzzer-ok
+$(FUZZ_BUILD)/obj/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h) fuzz/coverage-ignore.txt | $(FUZZ_BUILD)/.fuzzer-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(FUZZ_CFLAGS) $(WARN) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare \
 	    -Wno-unused-but-set-variable $(INC) $(PKG_CFLAGS) -c $< -o $@
