@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""make leakcheck: the CLI suites of tests/run.py (cases, eval, golden) with
+"""make leakcheck: the CLI suites of tests/run.py (cases, eval, golden, and
+the batch suite, whose worker threads, block pool and -o handling the others
+do not reach) with
 every tendo command run under
 
     valgrind --leak-check=full --error-exitcode=1
@@ -67,6 +69,11 @@ def main():
     m.suite_cases(build, res)
     m.suite_eval(build, res)
     m.suite_golden(build, res, False)
+    helpers = {"run": valgrind_run, "binaries": m.binaries, "parse_blocks": m.parse_blocks, "ROOT": m.ROOT,
+               "check_expectations": m.check_expectations, "rel": m.rel}
+    for name, fn in m.load_extra_suites():
+        if name == "batch":
+            fn(build, res, helpers)
     for r in reports:
         print("VALGRIND %s" % m.indent(r))
     print("leakcheck: %d commands under valgrind, %d with valgrind errors; %d passed, %d failed"
