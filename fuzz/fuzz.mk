@@ -4,7 +4,7 @@
 #   make fuzz              run each target for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=3600 FUZZ_ARGS='-jobs=2 -workers=2'
 #   make fuzz-one FUZZ_TARGET=fuzz_log
-#   make leakcheck         CLI golden/eval/cases suites under valgrind
+#   make leakcheck         CLI cases/eval/golden/batch suites under valgrind
 #
 # The library sources are compiled again with clang and the same sanitizer
 # flags as the asan variant, plus libFuzzer's coverage instrumentation;
