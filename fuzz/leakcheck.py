@@ -69,11 +69,9 @@ def main():
     m.suite_cases(build, res)
     m.suite_eval(build, res)
     m.suite_golden(build, res, False)
-    helpers = {"run": valgrind_run, "binaries": m.binaries, "parse_blocks": m.parse_blocks, "ROOT": m.ROOT,
-               "check_expectations": m.check_expectations, "rel": m.rel}
     for name, fn in m.load_extra_suites():
         if name == "batch":
-            fn(build, res, helpers)
+            fn(build, res, m.suite_helpers())
     for r in reports:
         print("VALGRIND %s" % m.indent(r))
     print("leakcheck: %d commands under valgrind, %d with valgrind errors; %d passed, %d failed"

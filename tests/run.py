@@ -281,6 +281,13 @@ def suite_golden(build, res, update):
                 res.ok(name)
 
 
+def suite_helpers():
+    """What the extra suites get from this runner.  Built when called, so
+    that a caller that replaced `run` (fuzz/leakcheck.py) hands its own on."""
+    return {"run": run, "binaries": binaries, "parse_blocks": parse_blocks, "ROOT": ROOT,
+            "check_expectations": check_expectations, "rel": rel}
+
+
 def load_extra_suites():
     """Further suites live beside this file as tests/suite_*.py, each with
     run(build, res, helpers)."""
@@ -302,8 +309,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     res = Results(a.pattern)
-    helpers = {"run": run, "binaries": binaries, "parse_blocks": parse_blocks, "ROOT": ROOT,
-               "check_expectations": check_expectations, "rel": rel}
+    helpers = suite_helpers()
     suite_unit(build, res)
     suite_cases(build, res, a.update_cases)
     suite_eval(build, res)
