@@ -103,6 +103,30 @@ def run(build, res, h):
                  rc == 4 and b"rows for patient 'P00000' are not together: it already appeared at line 2" in err
                  and out.count(b"\n") == 3001, err.decode()[-1000:])
 
+            # Line numbers stay file lines across blocks: multi-line quoted
+            # notes early on, bad dates deep in the file, several blocks apart.
+            deep = os.path.join(d, "deep.csv")
+            lines = cohort(3000, 40, 11).splitlines(True)
+            for i in range(5, 400, 37):
+                lines[i] = ",".join(lines[i].split(",", 7)[:7]) + ',"sore,\nthen\nfine"\n'
+            want = []
+            for i in (30001, 90017, 119990):
+                pid, _, rest = lines[i].split(",", 2)
+                lines[i] = "%s,2024-13-40,%s" % (pid, rest)
+                want.append("deep.csv:%d: error: column 'date': '2024-13-40'" %
+                            (sum(l.count("\n") for l in lines[:i]) + 1))
+            with open(deep, "w") as f:
+                f.writelines(lines)
+            rc_e, _, err_e = run_cmd([exe, "eval", "--format", "csv", MINI, deep])
+            for j in (1, 2):
+                rc, out, err = run_cmd([exe, "batch", MINI, deep, "--jobs", str(j)])
+                got = [l for l in err.decode().splitlines() if "2024-13-40" in l]
+                case("%s: --jobs %d names each bad row by its file line, blocks apart" % (tag, j),
+                     rc == 4 and len(got) == len(want) and all(w in g for w, g in zip(want, got)) and
+                     [l for l in err.decode().splitlines() if ": error: " in l] ==
+                     [l for l in err_e.decode().splitlines() if ": error: " in l],
+                     "want %s\ngot %s\neval said:\n%s" % (want, got, err_e.decode()[-1500:]))
+
             # -o: atomic, and no file at all when the run cannot finish.
             target = os.path.join(d, "out.csv")
             rc, out, err = run_cmd([exe, "batch", MINI, big, "-o", target])
