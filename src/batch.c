@@ -156,28 +156,25 @@ static void id_free(id_set *s)
 
 /* ---- cutting blocks at patient boundaries ------------------------------- */
 
-/* Newlines in s[0..n), eight bytes at a time: the line count of each block
- * is needed before a worker starts, so this runs on the reader's path. */
+/* Newlines in s[0..n): the line count of each block is needed before a
+ * worker starts, so this runs on the reader's path. */
 static size_t count_lines(const char *s, size_t n)
 {
 #ifdef __SSE2__
-    /* 16 bytes a compare; the byte-wise popcount of the mask uses a table
-     * because POPCNT is not in the x86-64 baseline. */
-    static const unsigned char bits[256] = {
-#define B2(n) n, n + 1, n + 1, n + 2
-#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
-#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
-        B6(0), B6(1), B6(1), B6(2)
-#undef B2
-#undef B4
-#undef B6
-    };
-    const __m128i nlv = _mm_set1_epi8('\n');
+    /* Each compare gives -1 in the lanes that hold a newline; subtracting
+     * it counts per lane for up to 255 steps before a lane could wrap, and
+     * one psadbw then sums the lanes (POPCNT is not in the x86-64
+     * baseline; a table lookup per 16-bit mask took twice the instructions). */
+    const __m128i nlv = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
     size_t i = 0, c = 0;
-    for (; i + 16 <= n; i += 16) {
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), nlv));
-        c += bits[m & 255] + bits[m >> 8];
+    while (n - i >= 16) {
+        size_t steps = (n - i) / 16 < 255 ? (n - i) / 16 : 255;
+        __m128i acc = zero;
+        for (const char *p = s + i, *e = p + steps * 16; p < e; p += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), nlv));
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        c += (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_extract_epi16(sums, 4);
+        i += steps * 16;
     }
     for (; i < n; i++)
         c += s[i] == '\n';
