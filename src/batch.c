@@ -83,14 +83,18 @@ typedef struct worker {
 
 /* ---- ids seen across blocks (rows of one patient must be together) ------ */
 
-typedef struct id_slot {
-    uint64_t h;              /* 0 = empty */
-    char *id;
+/* Exact, so that a patient is never skipped for a hash collision, and
+ * small, because it is the one thing that grows with the patients of a
+ * file: a slot is a pointer to an arena record (the first line, then the
+ * id), a short id's record takes 16 bytes, and the table is kept at most
+ * three quarters full.  About 30 bytes a patient in all. */
+typedef struct id_rec {
     unsigned long line;
-} id_slot;
+    char id[];
+} id_rec;
 
 typedef struct id_set {
-    id_slot *slot;
+    id_rec **slot;           /* NULL = empty */
     size_t cap, n;
     arena a;
 } id_set;
@@ -100,20 +104,20 @@ static uint64_t fnv(const char *s)
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h | 1;
+    return h;
 }
 
 static int id_grow(id_set *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
-    id_slot *slots = mem_calloc(ncap, sizeof *slots);
+    id_rec **slots = mem_calloc(ncap, sizeof *slots);
     if (!slots)
         return 0;
     for (size_t i = 0; i < s->cap; i++) {
-        if (!s->slot[i].h)
+        if (!s->slot[i])
             continue;
-        size_t k = s->slot[i].h & (ncap - 1);
-        while (slots[k].h)
+        size_t k = fnv(s->slot[i]->id) & (ncap - 1);
+        while (slots[k])
             k = (k + 1) & (ncap - 1);
         slots[k] = s->slot[i];
     }
@@ -126,23 +130,22 @@ static int id_grow(id_set *s)
 /* 1 added; 0 already there (*line = where); -1 out of memory. */
 static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *first)
 {
-    if ((s->n + 1) * 2 > s->cap && !id_grow(s))
+    if ((s->n + 1) * 4 > s->cap * 3 && !id_grow(s))
         return -1;
-    uint64_t h = fnv(id);
-    size_t k = h & (s->cap - 1);
-    while (s->slot[k].h) {
-        if (s->slot[k].h == h && strcmp(s->slot[k].id, id) == 0) {
-            *first = s->slot[k].line;
+    size_t k = fnv(id) & (s->cap - 1);
+    for (; s->slot[k]; k = (k + 1) & (s->cap - 1)) {
+        if (strcmp(s->slot[k]->id, id) == 0) {
+            *first = s->slot[k]->line;
             return 0;
         }
-        k = (k + 1) & (s->cap - 1);
     }
-    char *copy = arena_strndup(&s->a, id, strlen(id));
-    if (!copy)
+    size_t n = strlen(id);
+    id_rec *r = arena_alloc(&s->a, sizeof *r + n + 1);
+    if (!r)
         return -1;
-    s->slot[k].h = h;
-    s->slot[k].id = copy;
-    s->slot[k].line = line;
+    r->line = line;
+    memcpy(r->id, id, n + 1);
+    s->slot[k] = r;
     s->n++;
     return 1;
 }
