@@ -8,6 +8,11 @@ decisions equal reference.py's patient for patient and that --jobs 1 and
 and prints medians, rows/s, MB/s, peak RSS (GNU time, in a run of its
 own) and the ratios against the goals.
 
+The runs are interleaved (round r runs every tool once) and each ratio is
+the median of the ratios within a round: on a virtual machine whose speed
+drifts by a fifth from one minute to the next, timing each tool's runs
+back to back compared tools measured at different speeds.
+
 Usage: bench.py BUILD_DIR [--runs N] [--sizes 1000,20000]
 Timing is measured here, never in `make test`.
 """
@@ -97,11 +102,19 @@ def measure(build, tendo, data, runs):
         ("reference.py", [sys.executable, os.path.join(SHARED, "reference.py"), data]),
         ("wc -l", ["wc", "-l", data]),
     ]
-    res = {}
-    for name, cmd in tools:
-        times = [timed(cmd) for _ in range(runs)]
-        res[name] = (statistics.median(times), peak_rss(build, cmd))
+    for _, cmd in tools:
+        timed(cmd)  # warm-up: the file into the page cache, the tools' first load
+    times = {name: [] for name, _ in tools}
+    for _ in range(runs):
+        for name, cmd in tools:
+            times[name].append(timed(cmd))
+    res = {name: (times[name], peak_rss(build, cmd)) for name, cmd in tools}
     return res
+
+
+def ratio(a, b):
+    """Median over the rounds of a's time over b's in the same round."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def main():
@@ -112,7 +125,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     tendo = os.path.join(build, "tendo")
-    print("tendo benchmark: %d runs each, medians; %d CPUs" % (a.runs, os.cpu_count()))
+    print("tendo benchmark: %d interleaved rounds after a warm-up, medians; %d CPUs" % (a.runs, os.cpu_count()))
     summary = []
     for n in [int(x) for x in a.sizes.split(",")]:
         data = generate(build, n)
@@ -122,14 +135,18 @@ def main():
         print("\n%d patients x 90 days: %d rows, %.1f MB; decisions identical to reference.py "
               "for all %d patients; --jobs 1 and 2 byte-identical" % (n, rows, mb, patients))
         res = measure(build, tendo, data, a.runs)
-        print("  %-16s %9s %12s %9s %10s" % ("tool", "seconds", "rows/s", "MB/s", "peak RSS"))
-        for name, (t, rss) in res.items():
-            print("  %-16s %9.3f %12.0f %9.1f %7.1f MiB" % (name, t, rows / t, mb / t, rss / 1024))
+        print("  %-16s %9s %15s %12s %9s %10s" % ("tool", "seconds", "(min-max)", "rows/s", "MB/s", "peak RSS"))
+        for name, (ts, rss) in res.items():
+            t = statistics.median(ts)
+            print("  %-16s %9.3f %15s %12.0f %9.1f %7.1f MiB" % (
+                name, t, "(%.3f-%.3f)" % (min(ts), max(ts)), rows / t, mb / t, rss / 1024))
         t1, r1 = res["tendo --jobs 1"]
         t2, r2 = res["tendo --jobs 2"]
         tp = res["reference.py"][0]
-        print("  ratios: reference.py / tendo --jobs 1 = %.1fx; --jobs 1 / --jobs 2 = %.2fx" % (tp / t1, t1 / t2))
-        summary.append((n, tp / t1, t1 / t2, max(r1, r2) / 1024))
+        speed, par = ratio(tp, t1), ratio(t1, t2)
+        print("  ratios (medians of the rounds' ratios): reference.py / tendo --jobs 1 = %.1fx; "
+              "--jobs 1 / --jobs 2 = %.2fx" % (speed, par))
+        summary.append((n, speed, par, max(r1, r2) / 1024))
     print("\ngoals (20k file): --jobs 1 >= 13x reference.py, --jobs 2 >= 1.6x --jobs 1, peak RSS <= 16 MiB")
     for n, speed, par, rss in summary:
         print("  %6d patients: %5.1fx %s, %4.2fx %s, %5.1f MiB %s" % (
