@@ -3,7 +3,8 @@
 files so that they follow the language and the tests as they change.
 
 Usage: fuzz/seeds.py OUT_DIR   (make fuzz uses build/fuzz/seeds)
-Writes OUT_DIR/fuzz_rules, OUT_DIR/fuzz_log and OUT_DIR/fuzz_notes; each file
+Writes OUT_DIR/fuzz_rules, OUT_DIR/fuzz_log, OUT_DIR/fuzz_notes and
+OUT_DIR/fuzz_batch; each file
 is named by the hash of its content, so a rerun is idempotent.
 """
 import glob
@@ -78,6 +79,39 @@ def log_seeds():
                 yield b["log"].encode("utf-8")
 
 
+def batch_seeds():
+    """Logs of several short patients, which is what batch cuts between:
+    the example logs (one patient each, or cut to one by the 4 KiB input
+    limit) re-split into patients of 2 to 5 records, quoted multi-line notes
+    kept whole, and variants with a patient that comes back and a bad row;
+    then the log seeds."""
+    import csv
+    import io
+    for p in files("examples/*.csv"):
+        recs = list(csv.reader(io.StringIO(read(p).decode("utf-8"), newline="")))
+        header, body = recs[0], recs[1:]
+        for per in (2, 3, 5):
+            rows = []
+            for i, r in enumerate(body[:40]):
+                rows.append(["Q%02d" % (i // per)] + r[1:])
+            for variant in ("plain", "returns", "bad"):
+                vr = [list(r) for r in rows]
+                if variant == "returns" and len(vr) > 2 * per:
+                    vr.append(list(vr[0]))
+                if variant == "bad" and len(vr) > per:
+                    vr[per][1] = "2025-02-30"
+                out = io.StringIO()
+                csv.writer(out, lineterminator="\n").writerows([header] + vr)
+                data = out.getvalue().encode("utf-8")
+                while len(data) > 4000:
+                    vr = vr[:-per]
+                    out = io.StringIO()
+                    csv.writer(out, lineterminator="\n").writerows([header] + vr)
+                    data = out.getvalue().encode("utf-8")
+                yield data
+    yield from log_seeds()
+
+
 NOTES = [
     b"felt a pop in the back of my heel",
     b"no pop, no snap; calf warm after the walk",
@@ -123,7 +157,8 @@ def main():
         raise SystemExit(__doc__)
     out = sys.argv[1]
     counts = [(t, write(out, t, g)) for t, g in
-              (("fuzz_rules", rules_seeds), ("fuzz_log", log_seeds), ("fuzz_notes", notes_seeds))]
+              (("fuzz_rules", rules_seeds), ("fuzz_log", log_seeds), ("fuzz_notes", notes_seeds),
+               ("fuzz_batch", batch_seeds))]
     print("fuzz: seeds: " + ", ".join("%s %d" % c for c in counts))
 
 
