@@ -45,7 +45,8 @@ typedef struct file_ctx {
 
 typedef struct blk_patient {
     char *id;
-    unsigned long line;      /* first row */
+    unsigned long line;      /* its first record */
+    int id_checked;          /* the id takes part in the "rows together" check */
     size_t out_off, out_len; /* its output inside block.out */
     int kind;                /* decision kind, or -1 for a bad patient */
 } blk_patient;
@@ -481,7 +482,7 @@ static void run_block(tendo_batch *b, worker *w, block *k)
             break;
         const char *id = w->pt.id ? w->pt.id : "";
         bp->id = arena_strndup(&k->ids, id, strlen(id));
-        bp->line = w->pt.nrows ? w->pt.line[0] : k->first_line;
+        bp->line = logr_patient_start(w->lr, &bp->id_checked);
         if (!bp->id) {
             k->oom = 1;
             break;
@@ -559,6 +560,11 @@ static void free_block(tendo_batch *b, block *k)
         release_file(fc);
 }
 
+/* Every patient's id is recorded, good or bad, as the whole-file reader
+ * does: a patient skipped for a bad row that comes back later must not be
+ * decided on the rows after its return.  0 when the patient is skipped
+ * here.  A return within one block has been reported by the block's
+ * reader, which skipped it. */
 static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
 {
     unsigned long first = 0;
@@ -568,7 +574,7 @@ static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
         return 0;
     }
     int a = id_add(&b->seen, bp->id, bp->line, &first);
-    if (a == 0)
+    if (a == 0 && first < k->first_line)
         fprintf(b->err, "%s:%lu: error: rows for patient '%s' are not together: it already appeared at line %lu\n",
                 k->fc->path, bp->line, bp->id, first);
     else if (a < 0)
@@ -578,7 +584,7 @@ static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
 
 static void emit_patient(tendo_batch *b, block *k, blk_patient *bp)
 {
-    if (bp->kind >= 0 && bp->id[0] && !seen_check(b, k, bp))
+    if (bp->id_checked && !seen_check(b, k, bp))
         bp->kind = -1;
     if (bp->kind < 0) {
         b->st.skipped++;

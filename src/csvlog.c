@@ -122,6 +122,8 @@ struct logr {
     /* the patient being read */
     int started, id_long;
     size_t id_len;
+    unsigned long start_line; /* of its first record */
+    int id_checked;         /* its id is in the seen set (not empty, not too long) */
     unsigned perr;          /* errors found for it, reported or not */
     unsigned long prows;    /* its rows, stored or not */
     int have_prev;
@@ -990,6 +992,12 @@ void logr_close(logr *r)
 
 unsigned long logr_rows(const logr *r) { return r->rows; }
 
+unsigned long logr_patient_start(const logr *r, int *id_checked)
+{
+    *id_checked = r->started && r->id_checked;
+    return r->start_line;
+}
+
 /* ---- block mode (parallel batch) ---------------------------------------- */
 
 int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *eof, unsigned long *line)
@@ -1584,6 +1592,8 @@ static int start_patient(logr *r, patient *p, diag_list *d, const char *id, size
     r->started = 1;
     r->id_len = kn;
     r->id_long = kn < n;
+    r->start_line = r->rec_line;
+    r->id_checked = check && kn > 0 && !r->id_long;
     char v[SHOW_BUF];
     if (r->id_long) {
         bad(r, d, r->rec_line, "column '%s': '%s' is too long: expected a patient id of at most %d bytes",

@@ -40,6 +40,12 @@ void logr_close(logr *r);               /* NULL is fine */
 /* Data rows read so far (header and blank lines excluded). */
 unsigned long logr_rows(const logr *r);
 
+/* The line of the first record of the patient logr_next last returned,
+ * good or bad; *id_checked says whether its id took part in the check that
+ * a patient's rows are together (an empty or too long id does not).  Batch
+ * continues that check across blocks with the same ids and lines. */
+unsigned long logr_patient_start(const logr *r, int *id_checked);
+
 /* Block mode, for parallel batch evaluation.  After logr_open has read the
  * header, logr_take_rest hands the unread bytes (buf[0..len), a mem_alloc'd
  * buffer of cap bytes, now the caller's), the descriptor (the caller's to
