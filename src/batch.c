@@ -270,11 +270,15 @@ static size_t record_before(const char *b, const spans *sp, size_t end)
     return 0;
 }
 
-/* The patient id field of the record [s, e), unquoted into buf; its length,
- * or SIZE_MAX when the record has no such field. */
+/* The patient id field of the record [s, e), unquoted into buf (at most
+ * cap bytes kept); its whole length, or SIZE_MAX when the record has no
+ * such field.  The line end is stripped as the reader strips it: one '\n',
+ * then one '\r'. */
 static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t cap)
 {
-    while (e > s && (e[-1] == '\n' || e[-1] == '\r'))
+    if (e > s && e[-1] == '\n')
+        e--;
+    if (e > s && e[-1] == '\r')
         e--;
     for (int f = 0; s <= e; f++) {
         size_t n = 0;
@@ -298,12 +302,19 @@ static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t
             s = fe;
         }
         if (f == pos)
-            return n < cap ? n : cap;
+            return n;
         if (s >= e)
             return SIZE_MAX;
         s++; /* the comma */
     }
     return SIZE_MAX;
+}
+
+/* The reader's rule: the first LOG_MAX_ID bytes, and whether longer. */
+static int same_id(const char *a, size_t la, const char *c, size_t lc)
+{
+    size_t ka = la < LOG_MAX_ID ? la : LOG_MAX_ID, kc = lc < LOG_MAX_ID ? lc : LOG_MAX_ID;
+    return (la > LOG_MAX_ID) == (lc > LOG_MAX_ID) && ka == kc && memcmp(a, c, ka) == 0;
 }
 
 /* Offset where [0, cut) holds whole patients only; 0 when no patient
@@ -334,18 +345,24 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
     }
     if (end == 0)
         return 0;
-    char a[257], c[257];
-    size_t start = record_before(b, sp, end);
-    size_t la = record_id(b + start, b + end, id_pos, a, sizeof a);
+    /* Walk back a record at a time.  A record without an id (a blank line,
+     * an empty or missing id field) belongs to the patient before it, as
+     * the reader reads it, so the cut goes before the earliest record that
+     * carries the last patient's id, never before an id-less record. */
+    char a[LOG_MAX_ID], c[LOG_MAX_ID];
+    size_t la = 0, cut = 0, start = end;
     while (start > 0) {
         size_t prev = record_before(b, sp, start);
-        if (start - prev <= 2) { /* a blank line: no id, keep walking */
-            start = prev;
-            continue;
-        }
         size_t lc = record_id(b + prev, b + start, id_pos, c, sizeof c);
-        if (lc != la || memcmp(a, c, la) != 0)
-            return start; /* the id changes here: a patient boundary */
+        if (lc != 0 && lc != SIZE_MAX) {
+            if (la == 0) {
+                la = lc;
+                memcpy(a, c, lc < sizeof a ? lc : sizeof a);
+            } else if (!same_id(a, la, c, lc)) {
+                return cut; /* c's patient ends before the last one's first record */
+            }
+            cut = prev;
+        }
         start = prev;
     }
     return 0;

@@ -33,7 +33,6 @@ enum {
     LOG_MAX_RECORD = 1 << 20,    /* bytes in one record */
     LOG_MAX_COLUMNS = 1024,      /* fields in a record */
     LOG_MAX_ROWS = 100000,       /* rows of one patient */
-    LOG_MAX_ID = 256,            /* bytes of a patient id */
     LOG_MAX_PATIENT_ERRORS = 10, /* diagnostics for one bad patient */
     LOG_BUF_INIT = 256 * 1024,   /* read buffer; doubles while a record does not fit */
     /* LOG_SLACK (csvlog.h): bytes kept readable past the data, so the fast

@@ -15,6 +15,11 @@ typedef struct logr logr;
 /* Readable bytes a buffer keeps after its data (see logr_set_block). */
 enum { LOG_SLACK = 16 };
 
+/* Bytes of a patient id; a longer id is an error, and two ids are the same
+ * patient when their first LOG_MAX_ID bytes and their being longer agree
+ * (batch cuts blocks by the same rule). */
+enum { LOG_MAX_ID = 256 };
+
 /* logr_next results */
 enum {
     LOGR_PATIENT = 1,  /* a valid patient is in p */
