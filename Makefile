@@ -72,13 +72,15 @@ $(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/cli_batch.o $(BUILD)/asan
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # Unit-test programs: tests/unit/test_*.c, each linked against the library.
+# test_batch_cuts shares fuzz/batch_diff.h with the fuzz_batch target.
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
-$(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a
+UNIT_HDR  = fuzz/batch_diff.h
+$(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a $(UNIT_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtendo.a
+	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)
+$(BUILD)/asan/unit/%: tests/unit/%.c $(BUILD)/asan/libtendo.a $(UNIT_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(SAN) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)
 
 UNIT_BINS = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 

@@ -63,7 +63,7 @@ $(FUZZ_BUILD)/obj/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h) fuzz/
 	$(FUZZ_CC) $(CSTD) $(FUZZ_CFLAGS) $(WARN) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare \
 	    -Wno-unused-but-set-variable $(INC) $(PKG_CFLAGS) -c $< -o $@
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_OBJS)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h fuzz/batch_diff.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CSTD) $(FUZZ_LDFLAGS) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
 
 # Keep the objects: they are only named as prerequisites of a pattern rule.

@@ -1592,14 +1592,17 @@ static int start_patient(logr *r, patient *p, diag_list *d, const char *id, size
     r->id_len = kn;
     r->id_long = kn < n;
     r->start_line = r->rec_line;
-    r->id_checked = check && kn > 0 && !r->id_long;
+    /* An id with a NUL byte is an error of its own (the patient is skipped),
+     * and ids go on as C strings, in which it would read as a shorter id:
+     * it takes no part in the check below. */
+    r->id_checked = check && kn > 0 && !r->id_long && !memchr(id, '\0', kn);
     char v[SHOW_BUF];
     if (r->id_long) {
         bad(r, d, r->rec_line, "column '%s': '%s' is too long: expected a patient id of at most %d bytes",
             ctitle(r, (size_t)r->s->patient_col), show(v, id, n), LOG_MAX_ID);
         return 1;
     }
-    if (!check || kn == 0)
+    if (!r->id_checked)
         return 1;
     unsigned long first = 0;
     int k = seen_add(r, id, kn, r->rec_line, &first);

@@ -47,7 +47,8 @@ unsigned long logr_rows(const logr *r);
 
 /* The line of the first record of the patient logr_next last returned,
  * good or bad; *id_checked says whether its id took part in the check that
- * a patient's rows are together (an empty or too long id does not).  Batch
+ * a patient's rows are together (an empty or too long id, or one with a NUL
+ * byte, does not).  Batch
  * continues that check across blocks with the same ids and lines. */
 unsigned long logr_patient_start(const logr *r, int *id_checked);
 
