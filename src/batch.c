@@ -921,8 +921,9 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     b->nw = jobs == 1 ? 0 : jobs;
     b->block = o->block_size ? o->block_size : BLOCK_SIZE;
     /* With a worker on every core, a reader that also evaluated would be a
-     * third thread on two cores: measured on the 20k bench file, --jobs 2
-     * went from 1.69 to 1.90 CPUs busy and 10-25% less time without it. */
+     * third thread on two cores: on the 20k bench file, --jobs 2 kept 1.90
+     * rather than 1.69 CPUs busy without it and took 9% less time (medians
+     * of 15 alternating runs; see docs/performance.md). */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     b->may_steal = cpus < 1 || b->nw < cpus;
     b->w = mem_calloc((size_t)b->nw + 1, sizeof *b->w); /* w[nw]: the calling thread */
