@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,17 +125,57 @@ static void free_paths(path_list *l)
     mem_free(l->v);
 }
 
-static FILE *open_output(const char *path)
+/* -o FILE: a regular file (or a new one) is written to a temporary file
+ * beside it and renamed into place at the end, so an interrupted run never
+ * leaves half a file.  Anything else -- /dev/null, a terminal, a FIFO --
+ * is written directly: renaming over it would replace the device or pipe
+ * with a regular file (`-o /dev/null` once did exactly that).  A symbolic
+ * link is followed, so the link stays and its target gets the output. */
+typedef struct output {
+    const char *path;       /* as given, for messages; NULL = stdout */
+    char target[PATH_MAX];  /* where the file is renamed to: path, a link resolved */
+    int direct;             /* not a regular file: written in place */
+} output;
+
+/* The mode the output gets: the old file's, or what a new file would get. */
+static mode_t output_mode(const struct stat *old, int exists)
 {
-    if (!path)
+    if (exists)
+        return old->st_mode & 07777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
+static FILE *open_output(output *o)
+{
+    if (!o->path)
         return stdout;
-    if ((size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.XXXXXX", path) >= sizeof tmp_path) {
-        fprintf(stderr, "tendo: error: output path too long: %s\n", path);
+    struct stat st;
+    int exists = stat(o->path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
+        o->direct = 1;
+        FILE *f = fopen(o->path, "w");
+        if (!f)
+            fprintf(stderr, "%s: error: cannot open the output: %s\n", o->path, strerror(errno));
+        return f;
+    }
+    if (!exists || !realpath(o->path, o->target))
+        snprintf(o->target, sizeof o->target, "%s", o->path);
+    if (strlen(o->path) >= sizeof o->target ||
+        (size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.XXXXXX", o->target) >= sizeof tmp_path) {
+        fprintf(stderr, "tendo: error: output path too long: %s\n", o->path);
         return NULL;
     }
     int fd = mkstemp(tmp_path);
     if (fd < 0) {
-        fprintf(stderr, "%s: error: cannot create the output file: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: error: cannot create the output file: %s\n", o->path, strerror(errno));
+        return NULL;
+    }
+    if (fchmod(fd, output_mode(&st, exists)) != 0) {
+        fprintf(stderr, "%s: error: cannot set the output file's mode: %s\n", o->path, strerror(errno));
+        close(fd);
+        unlink(tmp_path);
         return NULL;
     }
     tmp_live = 1;
@@ -151,14 +192,16 @@ static FILE *open_output(const char *path)
 }
 
 /* Publish the output only when the run succeeded in writing it. */
-static int close_output(FILE *f, const char *path, int ok)
+static int close_output(FILE *f, output *o, int ok)
 {
-    if (!path)
+    if (!o->path)
         return fflush(stdout) == 0 && ok;
+    if (o->direct)
+        return (fclose(f) == 0) & ok;
     int good = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     good &= fclose(f) == 0;
-    if (good && rename(tmp_path, path) != 0) {
-        fprintf(stderr, "%s: error: cannot rename the output into place: %s\n", path, strerror(errno));
+    if (good && rename(tmp_path, o->target) != 0) {
+        fprintf(stderr, "%s: error: cannot rename the output into place: %s\n", o->path, strerror(errno));
         good = 0;
     }
     if (!good)
@@ -179,7 +222,7 @@ static void summary(const tendo_batch_stats *st)
 
 typedef struct batch_args {
     tendo_batch_opts o;
-    const char *out_path;
+    output out;
 } batch_args;
 
 static int parse_batch_args(int argc, char **argv, batch_args *a)
@@ -214,7 +257,7 @@ static int parse_batch_args(int argc, char **argv, batch_args *a)
             else
                 return cli_usage("--format is csv or jsonl, not", optarg);
             break;
-        case 'o': a->out_path = optarg; break;
+        case 'o': a->out.path = optarg; break;
         case 'a':
             if (!tendo_parse_date(optarg, &a->o.eval.as_of))
                 return cli_usage("--as-of needs a date YYYY-MM-DD, not", optarg);
@@ -243,7 +286,7 @@ static int run_batch(tendo_program *p, batch_args *a, path_list *paths, FILE *ou
     int wrote = tendo_batch_finish(b, &st) == 0;
     tendo_batch_free(b);
     summary(&st);
-    if (!close_output(out, a->out_path, wrote)) {
+    if (!close_output(out, &a->out, wrote)) {
         fputs("tendo: error: cannot write the output\n", stderr);
         return TENDO_EXIT_OUTPUT;
     }
@@ -270,7 +313,7 @@ int cmd_batch(int argc, char **argv)
     tendo_diags_free(d);
     path_list paths = { 0 };
     int listed = collect(&paths, argv + optind + 1, argc - optind - 1);
-    FILE *out = open_output(a.out_path);
+    FILE *out = open_output(&a.out);
     rc = out ? run_batch(p, &a, &paths, out) : TENDO_EXIT_OUTPUT;
     if (rc == TENDO_EXIT_OK && !listed)
         rc = TENDO_EXIT_SKIPPED;

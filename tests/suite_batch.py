@@ -170,6 +170,43 @@ def run(build, res, h):
             case("%s: -o writes the file" % tag, rc == 0 and open(target, "rb").read() == outs[1])
             left = [x for x in os.listdir(d) if x.startswith("out.csv.tmp")]
             case("%s: -o leaves no temporary file" % tag, not left, str(left))
+
+            # -o onto something that is not a regular file writes into it:
+            # renaming a temporary file over /dev/null once replaced the
+            # device with a regular file.  A FIFO stands in for the device.
+            import stat
+            import threading
+            fifo = os.path.join(d, "pipe")
+            os.mkfifo(fifo)
+            got = []
+            reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+            reader.start()
+            rc, out, err = run_cmd([exe, "batch", MINI, big, "-o", fifo])
+            reader.join(60)
+            case("%s: -o onto a FIFO writes into it and leaves it a FIFO" % tag,
+                 rc == 0 and got == [outs[1]] and stat.S_ISFIFO(os.lstat(fifo).st_mode) and
+                 not [x for x in os.listdir(d) if x.startswith("pipe.tmp")],
+                 "exit %d, %s\n%s" % (rc, [len(g) for g in got], err.decode()[-500:]))
+            # A symbolic link is followed: the link stays, its target is
+            # replaced; an existing file keeps its mode, a new one gets the
+            # umask's.
+            real = os.path.join(d, "real.csv")
+            with open(real, "w") as f:
+                f.write("old\n")
+            os.chmod(real, 0o640)
+            link = os.path.join(d, "link.csv")
+            os.symlink(real, link)
+            rc, out, err = run_cmd([exe, "batch", MINI, big, "-o", link])
+            case("%s: -o through a symbolic link replaces its target and keeps the link and the mode" % tag,
+                 rc == 0 and os.path.islink(link) and open(real, "rb").read() == outs[1] and
+                 stat.S_IMODE(os.stat(real).st_mode) == 0o640, err.decode()[-500:])
+            mask = os.umask(0o022)
+            os.umask(mask)
+            fresh = os.path.join(d, "fresh.csv")
+            rc, out, err = run_cmd([exe, "batch", MINI, big, "-o", fresh])
+            case("%s: -o creates a new file with the umask's mode" % tag,
+                 rc == 0 and stat.S_IMODE(os.stat(fresh).st_mode) == 0o666 & ~mask,
+                 "mode %o, umask %o" % (stat.S_IMODE(os.stat(fresh).st_mode) if os.path.exists(fresh) else 0, mask))
             target2 = os.path.join(d, "never.csv")
             rc, out, err = run_cmd([exe, "batch", "tests/golden/three_errors.rules", big, "-o", target2])
             case("%s: rule errors exit 1 and create no output file" % tag,
