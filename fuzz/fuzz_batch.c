@@ -26,19 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *rules = getenv("TENDO_FUZZ_RULES");
-    if (!rules)
-        rules = "rules/achilles.rules";
-    tendo_diags *d = tendo_diags_new();
-    prog = d ? tendo_load(rules, d) : NULL;
-    if (!prog) {
-        fprintf(stderr, "fuzz_batch: cannot load %s (run from the repository root "
-                        "or set TENDO_FUZZ_RULES)\n", rules);
-        if (d)
-            tendo_diags_print(d, stderr);
-        abort();
-    }
-    tendo_diags_free(d);
+    prog = fuzz_load_rules("fuzz_batch", "TENDO_FUZZ_RULES", "rules/achilles.rules");
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tendo.h"
+
 /* A per-process path: parallel workers (-jobs) never share a file. */
 static inline const char *fuzz_tmp_path(const char *stem)
 {
@@ -41,6 +43,27 @@ static inline uint32_t fuzz_hash(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         h = (h ^ data[i]) * 16777619u;
     return h;
+}
+
+/* The fixed protocol a target evaluates against: the path in the
+ * environment variable `env`, else `dflt` (relative to the repository
+ * root, where make fuzz runs).  Aborts, saying why, when it does not load:
+ * a target without its protocol would test nothing. */
+static inline tendo_program *fuzz_load_rules(const char *target, const char *env, const char *dflt)
+{
+    const char *rules = getenv(env);
+    if (!rules)
+        rules = dflt;
+    tendo_diags *d = tendo_diags_new();
+    tendo_program *p = d ? tendo_load(rules, d) : NULL;
+    if (!p) {
+        fprintf(stderr, "%s: cannot load %s (run from the repository root or set %s)\n", target, rules, env);
+        if (d)
+            tendo_diags_print(d, stderr);
+        abort();
+    }
+    tendo_diags_free(d);
+    return p;
 }
 
 static inline FILE *fuzz_devnull(void)

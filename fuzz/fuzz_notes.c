@@ -23,19 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *rules = getenv("TENDO_FUZZ_NOTES_RULES");
-    if (!rules)
-        rules = "fuzz/notes.rules";
-    tendo_diags *d = tendo_diags_new();
-    prog = d ? tendo_load(rules, d) : NULL;
-    if (!prog) {
-        fprintf(stderr, "fuzz_notes: cannot load %s (run from the repository root "
-                        "or set TENDO_FUZZ_NOTES_RULES)\n", rules);
-        if (d)
-            tendo_diags_print(d, stderr);
-        abort();
-    }
-    tendo_diags_free(d);
+    prog = fuzz_load_rules("fuzz_notes", "TENDO_FUZZ_NOTES_RULES", "fuzz/notes.rules");
     return 0;
 }
 
