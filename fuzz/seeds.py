@@ -79,6 +79,14 @@ def log_seeds():
                 yield b["log"].encode("utf-8")
 
 
+def as_csv(records):
+    import csv
+    import io
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(records)
+    return out.getvalue().encode("utf-8")
+
+
 def batch_seeds():
     """Logs of several short patients, which is what batch cuts between:
     the example logs (one patient each, or cut to one by the 4 KiB input
@@ -100,15 +108,9 @@ def batch_seeds():
                     vr.append(list(vr[0]))
                 if variant == "bad" and len(vr) > per:
                     vr[per][1] = "2025-02-30"
-                out = io.StringIO()
-                csv.writer(out, lineterminator="\n").writerows([header] + vr)
-                data = out.getvalue().encode("utf-8")
-                while len(data) > 4000:
+                while len(as_csv([header] + vr)) > 4000:  # libFuzzer's -max_len=4096
                     vr = vr[:-per]
-                    out = io.StringIO()
-                    csv.writer(out, lineterminator="\n").writerows([header] + vr)
-                    data = out.getvalue().encode("utf-8")
-                yield data
+                yield as_csv([header] + vr)
     yield from log_seeds()
 
 

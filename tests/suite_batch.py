@@ -4,9 +4,11 @@ reference implementation on shared/bench/edge.csv.  Loaded by tests/run.py."""
 import os
 import shutil
 import random
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 
 MINI = "tests/golden/mini.rules"
 HEADER = "patient_id,date,presentation,stage,morning_pain,pain_during,swelling,notes\n"
@@ -27,6 +29,12 @@ def patient_rows(pid, days, rnd, start=(2024, 1, 1)):
             rnd.choice(["no", "no", "yes"]), note))
     pres = rows[0].split(",")[2]
     return [r.replace("@P", pres) for r in rows]
+
+
+def with_date(row, date):
+    """The cohort row `row` with its date field replaced."""
+    pid, _, rest = row.split(",", 2)
+    return "%s,%s,%s" % (pid, date, rest)
 
 
 def cohort(n, days, seed):
@@ -109,8 +117,7 @@ def run(build, res, h):
             back = os.path.join(d, "back.csv")
             lines = cohort(3000, 40, 9).splitlines(True)
             again = [l.replace("2024-", "2025-", 1) for l in lines[1:41]]  # P00000's rows, a year on
-            pid, _, rest = lines[3].split(",", 2)
-            lines[3] = "%s,2024-02-30,%s" % (pid, rest)
+            lines[3] = with_date(lines[3], "2024-02-30")
             with open(back, "w") as f:
                 f.writelines(lines + again)
             rc_e, out_e, err_e = run_cmd([exe, "eval", "--format", "csv", MINI, back])
@@ -148,8 +155,7 @@ def run(build, res, h):
                 lines[i] = ",".join(lines[i].split(",", 7)[:7]) + ',"sore,\nthen\nfine"\n'
             want = []
             for i in (30001, 90017, 119990):
-                pid, _, rest = lines[i].split(",", 2)
-                lines[i] = "%s,2024-13-40,%s" % (pid, rest)
+                lines[i] = with_date(lines[i], "2024-13-40")
                 want.append("deep.csv:%d: error: column 'date': '2024-13-40'" %
                             (sum(l.count("\n") for l in lines[:i]) + 1))
             with open(deep, "w") as f:
@@ -174,8 +180,6 @@ def run(build, res, h):
             # -o onto something that is not a regular file writes into it:
             # renaming a temporary file over /dev/null once replaced the
             # device with a regular file.  A FIFO stands in for the device.
-            import stat
-            import threading
             fifo = os.path.join(d, "pipe")
             os.mkfifo(fifo)
             got = []
