@@ -160,9 +160,10 @@ static FILE *open_output(output *o)
             fprintf(stderr, "%s: error: cannot open the output: %s\n", o->path, strerror(errno));
         return f;
     }
+    int n = 0; /* a resolved path always fits (PATH_MAX) */
     if (!exists || !realpath(o->path, o->target))
-        snprintf(o->target, sizeof o->target, "%s", o->path);
-    if (strlen(o->path) >= sizeof o->target ||
+        n = snprintf(o->target, sizeof o->target, "%s", o->path);
+    if ((size_t)n >= sizeof o->target ||
         (size_t)snprintf(tmp_path, sizeof tmp_path, "%s.tmp.XXXXXX", o->target) >= sizeof tmp_path) {
         fprintf(stderr, "tendo: error: output path too long: %s\n", o->path);
         return NULL;
