@@ -74,7 +74,7 @@ $(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/cli_batch.o $(BUILD)/asan
 # Unit-test programs: tests/unit/test_*.c, each linked against the library.
 # test_batch_cuts shares fuzz/batch_diff.h with the fuzz_batch target.
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
-UNIT_HDR  = fuzz/batch_diff.h
+UNIT_HDR  = fuzz/batch_diff.h fuzz/reader_diff.h
 $(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a $(UNIT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)

@@ -1,6 +1,6 @@
 # fuzz/fuzz.mk — libFuzzer targets, included by the Makefile.
 #
-#   make fuzz-build        build build/fuzz/fuzz_{rules,log,notes,batch}
+#   make fuzz-build        build build/fuzz/fuzz_{rules,log,notes,batch,reader}
 #   make fuzz              run each target for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=3600 FUZZ_ARGS='-jobs=2 -workers=2'
 #   make fuzz-one FUZZ_TARGET=fuzz_log
@@ -22,7 +22,7 @@ FUZZ_CFLAGS     = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
                   -fsanitize-coverage-ignorelist=fuzz/coverage-ignore.txt
 FUZZ_LDFLAGS    = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer
 FUZZ_BUILD      = $(BUILD)/fuzz
-FUZZ_TARGETS    = fuzz_rules fuzz_log fuzz_notes fuzz_batch
+FUZZ_TARGETS    = fuzz_rules fuzz_log fuzz_notes fuzz_batch fuzz_reader
 FUZZ_BINS       = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 FUZZ_OBJS       = $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC)) \
                   $(FUZZ_BUILD)/obj/gen_parser.o $(FUZZ_BUILD)/obj/gen_lexer.o
@@ -33,6 +33,7 @@ FUZZ_DICT_fuzz_rules = fuzz/tendo.dict
 FUZZ_DICT_fuzz_log   = fuzz/log.dict
 FUZZ_DICT_fuzz_notes = fuzz/notes.dict
 FUZZ_DICT_fuzz_batch = fuzz/log.dict
+FUZZ_DICT_fuzz_reader = fuzz/log.dict
 
 .PHONY: fuzz fuzz-build fuzz-one fuzz-seeds fuzz-check leakcheck
 
@@ -63,7 +64,7 @@ $(FUZZ_BUILD)/obj/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h) fuzz/
 	$(FUZZ_CC) $(CSTD) $(FUZZ_CFLAGS) $(WARN) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare \
 	    -Wno-unused-but-set-variable $(INC) $(PKG_CFLAGS) -c $< -o $@
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h fuzz/batch_diff.h $(FUZZ_OBJS)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h fuzz/batch_diff.h fuzz/reader_diff.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CSTD) $(FUZZ_LDFLAGS) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
 
 # Keep the objects: they are only named as prerequisites of a pattern rule.

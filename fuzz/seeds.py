@@ -3,8 +3,8 @@
 files so that they follow the language and the tests as they change.
 
 Usage: fuzz/seeds.py OUT_DIR   (make fuzz uses build/fuzz/seeds)
-Writes OUT_DIR/fuzz_rules, OUT_DIR/fuzz_log, OUT_DIR/fuzz_notes and
-OUT_DIR/fuzz_batch; each file
+Writes OUT_DIR/fuzz_rules, OUT_DIR/fuzz_log, OUT_DIR/fuzz_notes,
+OUT_DIR/fuzz_batch and OUT_DIR/fuzz_reader; each file
 is named by the hash of its content, so a rerun is idempotent.
 """
 import glob
@@ -114,6 +114,28 @@ def batch_seeds():
     yield from log_seeds()
 
 
+BENCH_HEADER = ["patient_id", "date", "presentation", "stage", "pain_during", "pain_24h",
+                "stiffness", "swelling", "load_kg", "notes"]
+
+
+def reader_seeds():
+    """Logs for the schemas fuzz_reader reads under: the log seeds
+    (achilles), the benchmark's shape (bench/reference.rules, notes the
+    rest of the row) and fuzz/notes.rules' shape (no patient column)."""
+    yield from log_seeds()
+    stages = ["isometric", "bilateral", "single_leg", "hsr"]
+    notes = ["", "", "sharp pain, then ok", "pop-up", "Stabbing"]
+    rows = []
+    for i in range(40):
+        rows.append(["P%06d" % (1 + i // 9), "2024-%02d-%02d" % (1 + i // 28, 1 + i % 28),
+                     ("midportion", "insertional")[i // 9 % 2], stages[i // 5 % 4],
+                     str(i % 11), str(i * 7 % 11), str(i * 3 % 11), str(i % 2), str(i % 41), notes[i % 5]])
+    yield as_csv([BENCH_HEADER] + rows)
+    yield as_csv([BENCH_HEADER] + rows).replace(b"\n", b"\r\n")
+    yield b"date,stage,pain,notes,comment\n" + b"".join(
+        b"2025-03-%02d,isometric,%d,aaaa!,x\n" % (1 + i, i % 11) for i in range(20))
+
+
 NOTES = [
     b"felt a pop in the back of my heel",
     b"no pop, no snap; calf warm after the walk",
@@ -160,7 +182,7 @@ def main():
     out = sys.argv[1]
     counts = [(t, write(out, t, g)) for t, g in
               (("fuzz_rules", rules_seeds), ("fuzz_log", log_seeds), ("fuzz_notes", notes_seeds),
-               ("fuzz_batch", batch_seeds))]
+               ("fuzz_batch", batch_seeds), ("fuzz_reader", reader_seeds))]
     print("fuzz: seeds: " + ", ".join("%s %d" % c for c in counts))
 
 

@@ -92,6 +92,7 @@ struct logr {
     unsigned long rec_line;
     int quoted_rec;         /* the record has a quoted field */
     int unsplit;            /* plain record not split yet: rec_b/rec_len (fast path) */
+    int slow_only;          /* the fast path is off (logr_set_fast_path) */
     char *rec_b;
     size_t rec_len;
     rec_problem prob;
@@ -642,7 +643,7 @@ static int read_record(logr *r, diag_list *d)
         if (len == 0)
             continue;
         r->quoted_rec = quoted;
-        if (!quoted && r->hcol) {
+        if (!quoted && r->hcol && !r->slow_only) {
             /* Split only if the fast path declines it (see fast_take). */
             r->unsplit = 1;
             r->rec_b = b;
@@ -1018,6 +1019,8 @@ int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *
 }
 
 int logr_id_pos(const logr *r) { return r->id_pos; }
+
+void logr_set_fast_path(logr *r, int on) { r->slow_only = !on; }
 
 logr *logr_open_block(const logr *hdr)
 {

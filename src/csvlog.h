@@ -52,6 +52,12 @@ unsigned long logr_rows(const logr *r);
  * continues that check across blocks with the same ids and lines. */
 unsigned long logr_patient_start(const logr *r, int *id_checked);
 
+/* The fast path for plain records is on by default.  Off, every record
+ * takes the general path (split, then parse each field with full
+ * diagnostics); the differential tests (fuzz/reader_diff.h) check that both
+ * paths give the same patients, cells and messages. */
+void logr_set_fast_path(logr *r, int on);
+
 /* Block mode, for parallel batch evaluation.  After logr_open has read the
  * header, logr_take_rest hands the unread bytes (buf[0..len), a mem_alloc'd
  * buffer of cap bytes, now the caller's), the descriptor (the caller's to

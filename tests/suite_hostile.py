@@ -527,7 +527,7 @@ def dictionary_case(s):
 def fuzz_replay(s):
     """When the libFuzzer targets are built (make fuzz-build), replay the
     committed crash inputs (fuzz/corpus/TARGET/*) through them."""
-    for target in ("fuzz_rules", "fuzz_log", "fuzz_notes", "fuzz_batch"):
+    for target in ("fuzz_rules", "fuzz_log", "fuzz_notes", "fuzz_batch", "fuzz_reader"):
         exe = os.path.join(s.build, "fuzz", target)
         files = sorted(glob.glob(os.path.join(s.root, "fuzz", "corpus", target, "*")))
         name = "hostile/fuzz/replay_" + target
