@@ -85,10 +85,23 @@ static int clamp_int(size_t k)
 
 /* ---- numbers and values ----------------------------------------------- */
 
+/* "%.6g".  A whole number below a million prints as its digits under %g,
+ * so it is written here without printf: a batch writes one a patient. */
 static void sink_num(sink *s, double x)
 {
     if (x == 0)
         x = 0;  /* -0 would print as "-0" */
+    if (x == floor(x) && fabs(x) < 1e6) {
+        char tmp[8], *e = tmp + sizeof tmp, *p = e;
+        long v = (long)fabs(x);
+        do
+            *--p = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        if (x < 0)
+            *--p = '-';
+        sink_put(s, p, (size_t)(e - p));
+        return;
+    }
     sink_printf(s, "%.6g", x);
 }
 

@@ -463,6 +463,31 @@ static void check_value(harness *h, const tendo_program *p, value v, vtype t, in
         printf("# got [%s]\n", buf);
 }
 
+/* view_num writes whole numbers below a million without printf; every
+ * number must still read exactly as "%.6g" writes it. */
+static void test_view_num(harness *h)
+{
+    static const double xs[] = { 0, -0.0, 1, -1, 9, 10, 99, 100, 225, 999999, -999999, 1e6, -1e6,
+                                 1234567, 0.5, -0.5, 2.25, 999999.5, 1e-5, 123456.7, 1e300, -1e300 };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        char got[32], want[32];
+        view_num(got, sizeof got, xs[i]);
+        snprintf(want, sizeof want, "%.6g", xs[i] == 0 ? 0.0 : xs[i]);
+        if (strcmp(got, want) != 0) {
+            printf("# view_num(%g): got %s, want %s\n", xs[i], got, want);
+            bad = 1;
+        }
+    }
+    for (long v = -20000; v <= 20000 && !bad; v += 7) {
+        char got[32], want[32];
+        view_num(got, sizeof got, (double)v);
+        snprintf(want, sizeof want, "%.6g", (double)v);
+        bad = strcmp(got, want) != 0;
+    }
+    ok(h, !bad, "view_num writes numbers as %.6g does");
+}
+
 static void test_values(harness *h, const tendo_program *p)
 {
     check_value(h, p, vnum(2), TY_NUM, 0, "2");
@@ -491,6 +516,7 @@ static void test_values(harness *h, const tendo_program *p)
           strcmp(view_stage_name(p, 2), "single_leg") == 0, "view_stage_name bounds");
     ok(h, strcmp(kind_name(K_STOP), "stop") == 0 && strcmp(kind_name(K_FLAG), "flag") == 0 &&
           strcmp(kind_name(K_REFER), "refer") == 0, "kind_name");
+    test_view_num(h);
 }
 
 static void check_dose(harness *h, dose d, const char *want)
@@ -751,6 +777,36 @@ static void test_json_others(harness *h, const decision *stop, const decision *h
 
 /* ---- CSV -------------------------------------------------------------- */
 
+/* A row longer than the view's line buffer (512 bytes): a referral of
+ * 1,500 bytes with quotes in it, written whole and escaped.  The quotes
+ * cut it into runs that fill the buffer, overflow it, and bypass it. */
+static void test_csv_long(harness *h, const decision *hold, const tendo_program *p)
+{
+    char refer[1501], want[3200];
+    for (int i = 0; i < 1500; i++)
+        refer[i] = i == 400 || i == 600 || i == 1300 ? '"' : (char)('a' + i % 26);
+    refer[1500] = '\0';
+    decision d = *hold;
+    d.refer = refer;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc = f ? tendo_render_csv(&d, p, f) : -1;
+    if (f)
+        fclose(f);
+    size_t w = 0;
+    w += (size_t)snprintf(want, sizeof want, "P003,2024-01-31,,hold,isometric,0.75,no,\"");
+    for (int i = 0; i < 1500; i++) {
+        want[w++] = refer[i];
+        if (refer[i] == '"')
+            want[w++] = '"';
+    }
+    snprintf(want + w, sizeof want - w, "\",,rules/achilles.rules:61," SHA "\n");
+    ok(h, rc == 0, "csv: renders a row longer than its buffer");
+    same(h, buf, want, "csv: a long quoted field, whole");
+    free(buf);
+}
+
 static void test_csv(harness *h, const decision *adv, const decision *none, const decision *hold,
                      const tendo_program *p)
 {
@@ -772,6 +828,7 @@ static void test_csv(harness *h, const decision *adv, const decision *none, cons
          "P003,2024-01-31,,hold,isometric,0.75,no,,,rules/achilles.rules:61," SHA "\n",
          "csv: header and rows, quoting");
     free(buf);
+    test_csv_long(h, hold, p);
 }
 
 /* ---- failure paths ---------------------------------------------------- */
