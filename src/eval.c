@@ -86,6 +86,48 @@ static int grow_cache(evaluator *ev, size_t cells)
     return 1;
 }
 
+/* Each row's date and the first row of the stage run it belongs to.  Row
+ * by row through the cells of one column at a time: a batch binds every
+ * row of every patient. */
+static void bind_rows(evaluator *ev, const patient *pt, size_t n)
+{
+    const schema *s = &ev->p->sch;
+    size_t nc = pt->ncols;
+    const cell *date = pt->cells + s->date_col;
+    for (size_t i = 0; i < n; i++)
+        ev->date[i] = date[i * nc].i;
+    if (s->stage_col < 0) {
+        /* Without a stage column the whole log is one run in the first stage. */
+        memset(ev->run_start, 0, n * sizeof *ev->run_start);
+        return;
+    }
+    const cell *st = pt->cells + s->stage_col;
+    const uint8_t *known = pt->known + s->stage_col;
+    for (size_t i = 0; i < n; i++) {
+        int same = i > 0 && known[i * nc] == known[(i - 1) * nc] && st[i * nc].i == st[(i - 1) * nc].i;
+        ev->run_start[i] = same ? ev->run_start[i - 1] : (uint32_t)i;
+    }
+}
+
+/* Which rows are sessions, and how many come before each row. */
+static void bind_sessions(evaluator *ev, size_t n)
+{
+    if (!ev->p->session) {
+        memset(ev->is_session, 1, n);
+        ev->is_session[n] = 0;
+        for (size_t i = 0; i <= n; i++)
+            ev->sess_before[i] = (uint32_t)i;
+        return;
+    }
+    ev->sess_before[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        int is = eval_tri(eval_at(ev, ev->p->session, (long)i, ev->date[i])) == T3_TRUE;
+        ev->is_session[i] = (uint8_t)is;
+        ev->sess_before[i + 1] = ev->sess_before[i] + (uint32_t)is;
+    }
+    ev->is_session[n] = 0;
+}
+
 int eval_bind(evaluator *ev, const patient *pt, int32_t as_of)
 {
     const schema *s = &ev->p->sch;
@@ -99,23 +141,8 @@ int eval_bind(evaluator *ev, const patient *pt, int32_t as_of)
         return 0;
     if (cells)
         memset(ev->dstate, 0, cells);
-    for (size_t i = 0; i < n; i++) {
-        ev->date[i] = patient_cell(pt, i, (size_t)s->date_col)->i;
-        /* Without a stage column the whole log is one run in the first stage. */
-        int same = i > 0 && (s->stage_col < 0 ||
-                   (patient_known(pt, i, (size_t)s->stage_col) == patient_known(pt, i - 1, (size_t)s->stage_col) &&
-                    patient_cell(pt, i, (size_t)s->stage_col)->i == patient_cell(pt, i - 1, (size_t)s->stage_col)->i));
-        ev->run_start[i] = i == 0 ? 0 : same ? ev->run_start[i - 1] : (uint32_t)i;
-    }
-    memset(ev->sess_before, 0, (n + 1) * sizeof *ev->sess_before);
-    memset(ev->is_session, 0, n + 1);
-    for (size_t i = 0; i < n; i++) {
-        int is = 1;
-        if (ev->p->session)
-            is = eval_tri(eval_at(ev, ev->p->session, (long)i, ev->date[i])) == T3_TRUE;
-        ev->is_session[i] = (uint8_t)is;
-        ev->sess_before[i + 1] = ev->sess_before[i] + (uint32_t)is;
-    }
+    bind_rows(ev, pt, n);
+    bind_sessions(ev, n);
     return 1;
 }
 

@@ -12,7 +12,10 @@ struct rx {
     pcre2_code *code;
     char *source;
     struct rx *next;
+    int empty;      /* rx_match on an empty subject, found once; EMPTY_UNKNOWN when not */
 };
+
+enum { EMPTY_UNKNOWN = -2 };
 
 struct rx_set {
     struct rx *head;
@@ -61,6 +64,25 @@ static int parse_flags(const char *flags, uint32_t *opts, char *bad)
     return 1;
 }
 
+/* Whether the pattern matches an empty subject, as rx_match would answer
+ * (same limits, no options).  Most notes in a log are empty, and a batch
+ * asks this of every row in a window; the answer never changes. */
+static int match_empty(const pcre2_code *code)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    int res = EMPTY_UNKNOWN;
+    if (md && mc) {
+        pcre2_set_match_limit(mc, RX_MATCH_LIMIT);
+        pcre2_set_depth_limit(mc, RX_DEPTH_LIMIT);
+        int rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0, md, mc);
+        res = rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : EMPTY_UNKNOWN;
+    }
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+    return res;
+}
+
 const rx *rx_compile(rx_set *s, const char *pat, size_t len, const char *flags,
                      uint32_t file, uint32_t pat_off, src_loc whole, diag_list *d)
 {
@@ -89,6 +111,8 @@ const rx *rx_compile(rx_set *s, const char *pat, size_t len, const char *flags,
         (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     struct rx *r = mem_calloc(1, sizeof *r);
     char *src = mem_strndup(pat, len);
+    if (r)
+        r->empty = match_empty(code);
     if (!r || !src) {
         pcre2_code_free(code);
         mem_free(r);
@@ -133,6 +157,8 @@ void rx_scratch_free(rx_scratch *s)
 
 int rx_match(const rx *r, const char *s, size_t n, rx_scratch *scratch)
 {
+    if (n == 0 && r->empty != EMPTY_UNKNOWN)
+        return r->empty;
     int rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, scratch->md, scratch->mc);
     if (rc >= 0)
         return 1;
