@@ -1811,9 +1811,9 @@ static inline int same_text(const patient *p, size_t j, const char *s, size_t n)
 }
 
 /* Fields of the unsplit record into row `row`; the patient id's span is
- * returned in *id.  0 declines (a NUL byte, a field count that is off, a
+ * returned in *id, and *id_same says it is row 0's id again.  0 declines (a NUL byte, a field count that is off, a
  * value that is not canonical), -1 is out of memory. */
-static int fast_fields(logr *r, patient *p, size_t row, field *id)
+static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
 {
     size_t nc = p->ncols;
     cell *c = p->cells + row * nc;
@@ -1839,9 +1839,11 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id)
             size_t j = (size_t)fc->col;
             if ((int)h == r->id_pos && row > 0 && same_text(p, j, s, (size_t)(f - s))) {
                 /* The patient's id again: row 0's stored value, already
-                 * checked, instead of another copy in the text store. */
+                 * checked, instead of another copy in the text store (and
+                 * no second comparison with the patient's id). */
                 c[j] = p->cells[j];
                 k[j] = 1;
+                *id_same = 1;
             } else if (f == s) {
                 if (fc->empty == FE_UNKNOWN) {
                     c[j].num = 0;
@@ -1880,7 +1882,8 @@ static int fast_take(logr *r, patient *p, diag_list *d)
     if (!reserve_rows(p, row + 1))
         return TAKE_FATAL;
     field id = { NULL, 0 };
-    int ok = fast_fields(r, p, row, &id);
+    int id_same = 0;
+    int ok = fast_fields(r, p, row, &id, &id_same);
     if (ok < 0)
         return TAKE_FATAL;
     if (ok == 0 || (r->id_pos >= 0 && (id.n == 0 || id.n > LOG_MAX_ID ||
@@ -1894,7 +1897,7 @@ static int fast_take(logr *r, patient *p, diag_list *d)
     } else if (!r->started) {
         if (!start_patient(r, p, d, id.p, id.n, 1))
             return TAKE_FATAL;
-    } else if (!same_id(r, p, id)) {
+    } else if (!id_same && !same_id(r, p, id)) {
         p->text_len = text_before; /* the row belongs to the next patient */
         return TAKE_NEXT;
     }
