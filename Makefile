@@ -72,7 +72,8 @@ $(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/cli_batch.o $(BUILD)/asan
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # Unit-test programs: tests/unit/test_*.c, each linked against the library.
-# test_batch_cuts shares fuzz/batch_diff.h with the fuzz_batch target.
+# test_batch_cuts shares fuzz/batch_diff.h with the fuzz_batch target,
+# test_fast_path fuzz/reader_diff.h with fuzz_reader.
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_HDR  = fuzz/batch_diff.h fuzz/reader_diff.h
 $(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a $(UNIT_HDR)
