@@ -1811,8 +1811,9 @@ static inline int same_text(const patient *p, size_t j, const char *s, size_t n)
 }
 
 /* Fields of the unsplit record into row `row`; the patient id's span is
- * returned in *id, and *id_same says it is row 0's id again.  0 declines (a NUL byte, a field count that is off, a
- * value that is not canonical), -1 is out of memory. */
+ * returned in *id, and *id_same says it is row 0's id again.  0 declines
+ * (a NUL byte, a field count that is off, a value that is not canonical),
+ * -1 is out of memory. */
 static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
 {
     size_t nc = p->ncols;

@@ -93,6 +93,8 @@ static void bind_rows(evaluator *ev, const patient *pt, size_t n)
 {
     const schema *s = &ev->p->sch;
     size_t nc = pt->ncols;
+    if (n == 0)
+        return; /* an empty patient may have no cells at all */
     const cell *date = pt->cells + s->date_col;
     for (size_t i = 0; i < n; i++)
         ev->date[i] = date[i * nc].i;
