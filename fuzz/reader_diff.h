@@ -18,6 +18,7 @@
 #include "diag.h"
 #include "mem.h"
 #include "schema.h"
+#include "tendo.h"
 
 typedef struct rd_side {
     logr *r;
@@ -39,8 +40,7 @@ static inline int rd_messages(rd_side *s)
     diag_print(&s->d, f);
     if (fclose(f) != 0)
         return 0;
-    diag_truncate(&s->d, 0);
-    s->d.nerrors = 0;
+    tendo_diags_clear(&s->d);
     return 1;
 }
 
