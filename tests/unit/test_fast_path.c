@@ -55,20 +55,18 @@ static uint32_t next_rand(uint32_t *s)
 }
 
 /* A log of `rows` rows from `row` (a printf format taking a patient
- * number and a date; seven rows a patient, dates a day or two apart and
- * crossing months and a leap day), each row mutated at one random byte with one of the
- * bytes the fast path must treat with care. */
+ * number and a date; seven rows a patient, dates a day or two apart,
+ * crossing months and a leap day), a quarter of them mutated at one random
+ * byte with one of the bytes the fast path must treat with care. */
 static int write_mutated(const char *path, const char *header, const char *row, int ids, int rows, uint32_t seed)
 {
     static const char edits[] = ",\" \r\n\0\tYx9-.0;\xc3\xff";
-    FILE *f = fopen(path, "wb");
+    int32_t day;
+    FILE *f = date_parse("2024-02-20", 10, &day) ? fopen(path, "wb") : NULL;
     if (!f)
         return 0;
     fputs(header, f);
     uint32_t s = seed;
-    int32_t day;
-    if (!date_parse("2024-02-20", 10, &day))
-        return 0;
     for (int i = 0; i < rows; i++) {
         char line[256], date[11];
         day += 1 + (int32_t)(next_rand(&s) % 2);
