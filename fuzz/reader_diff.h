@@ -119,6 +119,8 @@ static inline int rd_compare(const schema *sc, const char *path, FILE *report)
     for (unsigned long call = 1; !harness && !bad && f.r && g.r; call++) {
         int a = logr_next(f.r, &f.p, &f.d), b = logr_next(g.r, &g.p, &g.d);
         harness = !rd_messages(&f) || !rd_messages(&g);
+        if (harness)
+            break;
         size_t row = 0, col = 0;
         const char *what = NULL;
         if (a != b)
