@@ -32,10 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *path;
-    if (!path)
-        path = fuzz_tmp_path("batch.csv");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input("batch.csv", data, size);
     uint32_t h = fuzz_hash(data, size);
     if (bd_compare(prog, path, 16 + h % 256, (h >> 16) % 8 == 0, stderr) != 0) {
         fprintf(stderr, "fuzz_batch: block size %u\n", (unsigned)(16 + h % 256));

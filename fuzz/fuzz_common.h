@@ -36,6 +36,18 @@ static inline void fuzz_write(const char *path, const uint8_t *data, size_t size
     }
 }
 
+/* Writes the input to this process's file for it and returns its path.
+ * A harness reads one input file, so the path is made on the first call
+ * (from that call's stem) and kept. */
+static inline const char *fuzz_input(const char *stem, const uint8_t *data, size_t size)
+{
+    static const char *path;
+    if (!path)
+        path = fuzz_tmp_path(stem);
+    fuzz_write(path, data, size);
+    return path;
+}
+
 /* FNV-1a of the input: picks optional work by content, reproducibly. */
 static inline uint32_t fuzz_hash(const uint8_t *data, size_t size)
 {

@@ -38,10 +38,7 @@ static void view_failed(const char *view, const tendo_decision *dec, FILE *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *path;
-    if (!path)
-        path = fuzz_tmp_path("log.csv");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input("log.csv", data, size);
 
     FILE *out = fuzz_devnull();
     tendo_diags *d = tendo_diags_new();

@@ -32,10 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *path;
-    if (!path)
-        path = fuzz_tmp_path("reader.csv");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input("reader.csv", data, size);
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++)
         if (rd_compare(&progs[i]->sch, path, stderr) != 0) {
             fprintf(stderr, "fuzz_reader: under schema %zu\n", i);

@@ -11,10 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *path;
-    if (!path)
-        path = fuzz_tmp_path("rules.rules");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input("rules.rules", data, size);
 
     tendo_diags *d = tendo_diags_new();
     if (!d)
