@@ -47,10 +47,17 @@ static int needs_quotes(const char *s)
     return s && strpbrk(s, ",\"\r\n") != NULL;
 }
 
-/* s with every quote doubled (the inside of a quoted field). */
-static void put_escaped(line *l, const char *s)
+/* One part of a field: as it is, or inside quotes with every quote
+ * doubled. */
+static void put_part(line *l, const char *s, int quoted)
 {
-    while (s && *s) {
+    if (!s)
+        return;
+    if (!quoted) {
+        put(l, s, strlen(s));
+        return;
+    }
+    for (;;) {
         const char *q = strchr(s, '"');
         size_t n = q ? (size_t)(q - s) + 1 : strlen(s);
         put(l, s, n);
@@ -65,32 +72,17 @@ static void put_escaped(line *l, const char *s)
  * file, ":" and line): quoted as a whole when any part needs it. */
 static void put_field(line *l, const char *const *parts, size_t n, const char *sep, int first)
 {
-    int quote = 0, plain = n <= 3 && (n < 2 || !needs_quotes(sep));
-    size_t len[3] = { 0, 0, 0 };
-    for (size_t i = 0; i < n; i++) {
-        /* The common case in one scan: no byte that needs quoting. */
-        size_t k = parts[i] ? strcspn(parts[i], ",\"\r\n") : 0;
-        if (parts[i] && parts[i][k])
-            quote = 1;
-        if (i < 3)
-            len[i] = k;
-    }
+    int quote = 0;
+    for (size_t i = 0; i < n; i++)
+        quote |= needs_quotes(parts[i]);
     if (!first)
         put_char(l, ',');
-    if (!quote && plain) {
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0)
-                put(l, sep, strlen(sep));
-            put(l, parts[i] ? parts[i] : "", len[i]);
-        }
-        return;
-    }
     if (quote)
         put_char(l, '"');
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            put_escaped(l, sep);
-        put_escaped(l, parts[i]);
+            put_part(l, sep, quote);
+        put_part(l, parts[i], quote);
     }
     if (quote)
         put_char(l, '"');
