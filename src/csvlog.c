@@ -42,6 +42,10 @@ enum {
     LOG_MSG = 1024
 };
 
+/* The echo (echo_run) reads records whose fields before the last lie in
+ * their first ECHO_BYTES bytes. */
+enum { ECHO_BYTES = 64 };
+
 typedef struct field {
     char *p;
     size_t n;
@@ -118,6 +122,17 @@ struct logr {
     int32_t ym_base;        /* ... and the day number of its day 0 */
     int rest_last;          /* the last header column takes the rest of the row */
     char *file_id;          /* the patient id when there is no patient column */
+
+    /* the echo: the last row stored by the fast path, to read the next
+     * records as changes to it (see echo_run) */
+    int echo_ok;            /* echo_* describe row nrows - 1 of the patient being read */
+    _Alignas(16) unsigned char echo_b[ECHO_BYTES]; /* its first bytes */
+    uint64_t echo_pre;      /* the bytes before its last field */
+    uint64_t echo_seps;     /* its commas (and quotes inside fields) among them */
+    uint64_t echo_id;       /* the patient id's bytes */
+    unsigned char echo_field[ECHO_BYTES]; /* header position of each byte */
+    unsigned char echo_end[ECHO_BYTES];   /* where each field's comma is, by position */
+    size_t echo_last;       /* where its last field starts */
 
     /* the patient being read */
     int started, id_long;
@@ -1468,10 +1483,16 @@ static __attribute__((noinline, cold)) void not_same(logr *r, patient *p, diag_l
         cell_text(r, p, j, j, b), p->line[0]);
 }
 
-static inline void check_same(logr *r, patient *p, diag_list *d, size_t row)
+/* changed: the header positions whose fields may differ from the previous
+ * row's (all for a row not read by echo_run); an unchanged field has the
+ * previous row's value, already checked. */
+static inline __attribute__((always_inline)) void check_same(logr *r, patient *p, diag_list *d, size_t row, uint64_t changed)
 {
     for (size_t i = 0; i < r->npp; i++) {
         size_t j = r->pp[i], at = row * p->ncols + j;
+        int h = r->col[j].pos;
+        if (h < 64 && !((changed >> h) & 1))
+            continue;
         if (p->known[j] != 2 && p->known[at] != 2 && !same_cell(r->s->cols[j].type, p, j, at))
             not_same(r, p, d, j, at);
     }
@@ -1496,7 +1517,7 @@ static int store_row(logr *r, patient *p, diag_list *d)
     if (r->s->date_col >= 0)
         check_date(r, p, d, row);
     if (row > 0)
-        check_same(r, p, d, row);
+        check_same(r, p, d, row, ~(uint64_t)0);
     return 1;
 }
 
@@ -1629,7 +1650,17 @@ enum { TAKE_OK, TAKE_NEXT, TAKE_FATAL };
  * problems exactly.  Both paths store identical cells for the same input. */
 enum { FAST_DECLINED = -1 };
 
-static int fast_date(logr *r, const char *s, size_t n, int32_t *out)
+/* A date in another month than the last one read: parsed in full. */
+static __attribute__((noinline)) int fast_new_month(logr *r, const char *s, size_t n, int32_t *out)
+{
+    if (!date_parse(s, n, out))
+        return 0;
+    memcpy(r->ym, s, 8);
+    r->ym_base = *out - (int32_t)((s[8] - '0') * 10 + (s[9] - '0'));
+    return 1;
+}
+
+static inline int fast_date(logr *r, const char *s, size_t n, int32_t *out)
 {
     if (n != 10)
         return 0;
@@ -1641,11 +1672,7 @@ static int fast_date(logr *r, const char *s, size_t n, int32_t *out)
             return 1;
         }
     }
-    if (!date_parse(s, n, out))
-        return 0;
-    memcpy(r->ym, s, 8);
-    r->ym_base = *out - (int32_t)(d1 * 10 + d2);
-    return 1;
+    return fast_new_month(r, s, n, out);
 }
 
 static int fast_enum(const logr *r, size_t j, const char *s, size_t n, int32_t *out)
@@ -1743,7 +1770,7 @@ static int fast_decimal(const fast_col *f, char *s, size_t n, cell *c)
 }
 
 /* One non-empty field; 0 declines, -1 is out of memory. */
-static inline int fast_value(logr *r, patient *p, const fast_col *f, char *s, size_t n, cell *c)
+static inline __attribute__((always_inline)) int fast_value(logr *r, patient *p, const fast_col *f, char *s, size_t n, cell *c)
 {
     uint32_t v = 0;
     size_t i;
@@ -1782,6 +1809,30 @@ static inline int fast_value(logr *r, patient *p, const fast_col *f, char *s, si
         return put_text(p, s, n, c) ? 1 : -1;
     }
     return 1;
+}
+
+/* One field of a plain record into row cells c and known bytes k (both
+ * indexed by schema column): 1 stored, 0 declines, -1 out of memory. */
+static inline __attribute__((always_inline)) int fast_field(logr *r, patient *p, const fast_col *fc, char *s, size_t n, cell *c, uint8_t *k)
+{
+    size_t j = (size_t)fc->col;
+    if (n > 0) {
+        k[j] = 1;
+        return fast_value(r, p, fc, s, n, &c[j]);
+    }
+    switch (fc->empty) {
+    case FE_UNKNOWN:
+        c[j].num = 0;
+        k[j] = 0;
+        return 1;
+    case FE_EMPTY_TEXT:
+        c[j].s.off = (uint32_t)p->text_len;
+        c[j].s.len = 0;
+        k[j] = 1;
+        return 1;
+    default:
+        return fast_empty(r, p, j, &c[j], &k[j]);
+    }
 }
 
 /* The first ',' or NUL at or after s; the record ends in a ',' sentinel and
@@ -1845,20 +1896,8 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
                 c[j] = p->cells[j];
                 k[j] = 1;
                 *id_same = 1;
-            } else if (f == s) {
-                if (fc->empty == FE_UNKNOWN) {
-                    c[j].num = 0;
-                    k[j] = 0;
-                } else if (fc->empty == FE_EMPTY_TEXT) {
-                    c[j].s.off = (uint32_t)p->text_len;
-                    c[j].s.len = 0;
-                    k[j] = 1;
-                } else {
-                    ok = fast_empty(r, p, j, &c[j], &k[j]);
-                }
             } else {
-                k[j] = 1;
-                ok = fast_value(r, p, fc, s, (size_t)(f - s), &c[j]);
+                ok = fast_field(r, p, fc, s, (size_t)(f - s), c, k);
             }
             if (ok <= 0)
                 break;
@@ -1874,6 +1913,222 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
     }
     return ok;
 }
+
+/* ---- the echo ----------------------------------------------------------- */
+
+/* Consecutive rows of a patient mostly repeat each other: the same id,
+ * presentation and stage, fields of the same widths; the date and a few
+ * scores change.  After a row stored by fast_take, echo_learn keeps the
+ * record's first ECHO_BYTES bytes and where its fields lie.  echo_run then
+ * reads the records that follow as changes to the row before: it finds the
+ * record's end, checks that every separator before the last field is where
+ * it was and that the id's bytes are the same, copies the previous row's
+ * cells and parses again only the fields whose bytes changed, plus the last
+ * field (which may change length), with the fast path's own fast_field.  A
+ * cell depends on its field's bytes and column alone, so an unchanged
+ * field's cell is the previous row's, and the rows stored are the ones
+ * fast_take would store.  The first record that is not such a change (a
+ * new patient, a field of another width, a quote, a value the fast path
+ * declines, no newline in the first ECHO_BYTES bytes) is left unread for
+ * read_record and take_row. */
+#ifdef __SSE2__
+typedef struct echo_vec {
+    __m128i v[ECHO_BYTES / 16];
+} echo_vec;
+
+/* Reads ECHO_BYTES bytes at s: the record and what follows it in the
+ * buffer, which keeps LOG_SLACK >= ECHO_BYTES readable bytes past its data. */
+static inline echo_vec echo_load(const char *s)
+{
+    echo_vec e;
+#pragma GCC unroll 4
+    for (int i = 0; i < ECHO_BYTES / 16; i++)
+        e.v[i] = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
+    return e;
+}
+
+/* Bit i set when byte i of a equals byte i of b. */
+static inline uint64_t echo_same(const echo_vec *a, const echo_vec *b)
+{
+    uint64_t m = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < ECHO_BYTES / 16; i++)
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a->v[i], b->v[i])) << (16 * i);
+    return m;
+}
+
+/* Bit i set when byte i is one a plain record's fields cannot hold: a
+ * comma, a quote, a newline or a NUL. */
+static inline uint64_t echo_specials(const echo_vec *a)
+{
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'),
+                  zero = _mm_setzero_si128();
+    uint64_t m = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < ECHO_BYTES / 16; i++) {
+        __m128i v = a->v[i];
+        __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * i);
+    }
+    return m;
+}
+
+/* memcpy for a row's few cells, without the call. */
+static inline void copy_small(void *dst, const void *src, size_t n)
+{
+    char *d = dst;
+    const char *s = src;
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm_storeu_si128((__m128i *)(void *)(d + i), _mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        if (i < n) /* the last 16 bytes, overlapping those copied */
+            _mm_storeu_si128((__m128i *)(void *)(d + n - 16),
+                             _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16)));
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
+static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1; }
+
+/* Learns the layout of the record fast_take just stored. */
+static void echo_learn(logr *r)
+{
+    size_t nsep = r->nhdr - 1;
+    r->echo_ok = 0;
+    if (nsep == 0 || nsep >= ECHO_BYTES || r->id_pos == (int)nsep)
+        return;
+    echo_vec e = echo_load(r->rec_b), commas;
+    for (int i = 0; i < ECHO_BYTES / 16; i++)
+        commas.v[i] = _mm_set1_epi8(',');
+    uint64_t m = echo_same(&e, &commas) & low_bits(r->rec_len);
+    size_t start = 0;
+    r->echo_id = 0;
+    for (size_t h = 0; h < nsep; h++) {
+        if (!m)
+            return; /* the fields before the last do not fit */
+        size_t c = (size_t)__builtin_ctzll(m);
+        m &= m - 1;
+        memset(r->echo_field + start, (int)h, c + 1 - start);
+        r->echo_end[h] = (unsigned char)c;
+        if ((int)h == r->id_pos)
+            r->echo_id = low_bits(c) & ~low_bits(start);
+        start = c + 1;
+    }
+    r->echo_last = start;
+    r->echo_pre = low_bits(start);
+    /* Its commas, and any quote inside a field, which a plain record may
+     * have (only a quote that opens a field makes it quoted). */
+    r->echo_seps = echo_specials(&e) & r->echo_pre;
+    memcpy(r->echo_b, &e, sizeof e);
+    r->echo_ok = 1;
+}
+
+/* The offset of the first comma, quote, newline or NUL at or after s: a
+ * last field longer than the first ECHO_BYTES bytes.  The buffer's zeroed
+ * slack past its data stops the scan. */
+static size_t echo_tail(const char *s)
+{
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'),
+                  zero = _mm_setzero_si128();
+    for (size_t i = 0;; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
+        unsigned m = (unsigned)_mm_movemask_epi8(x);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+}
+
+/* The row at p->nrows from the record at b, ending at the newline at
+ * b[nl], as changes to the row before it.  *changed gets the header
+ * positions parsed again.  1 stored, 0 declines, -1 out of memory. */
+static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t diff, uint64_t *changed)
+{
+    size_t nc = p->ncols, row = p->nrows;
+    if (row >= p->row_cap && !reserve_rows(p, row + 1))
+        return -1;
+    cell *c = p->cells + row * nc;
+    uint8_t *k = p->known + row * nc;
+    copy_small(c, c - nc, nc * sizeof *c);
+    copy_small(k, k - nc, nc);
+    uint64_t ch = 0;
+    int ok;
+    while (diff) {
+        size_t h = r->echo_field[__builtin_ctzll(diff)];
+        size_t s = h ? r->echo_end[h - 1] + (size_t)1 : 0, end = r->echo_end[h];
+        const fast_col *fc = &r->fplan[h];
+        if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, end - s, c, k)) <= 0)
+            return ok;
+        ch |= (uint64_t)1 << h;
+        diff &= ~low_bits(end + 1);
+    }
+    size_t h = r->nhdr - 1, s = r->echo_last, len = nl;
+    if (len > s && b[len - 1] == '\r')
+        len--;
+    const fast_col *fc = &r->fplan[h];
+    if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, len - s, c, k)) <= 0)
+        return ok;
+    *changed = ch | (uint64_t)1 << h;
+    r->rec_b = b;
+    r->rec_len = len;
+    return 1;
+}
+
+/* Stores the records that follow as changes to the row before them (see
+ * above), until one is not.  0, or -1 out of memory. */
+static int echo_run(logr *r, patient *p, diag_list *d)
+{
+    while (r->echo_ok && !r->perr && r->prows < LOG_MAX_ROWS) {
+        char *b = r->buf + r->pos;
+        echo_vec e = echo_load(b);
+        const echo_vec *prev = (const echo_vec *)(const void *)r->echo_b;
+        uint64_t pre = r->echo_pre, diff = ~echo_same(&e, prev) & pre, sp = echo_specials(&e);
+        /* Separators where they were, unchanged (a NUL where a comma was
+         * is a separator too), and the same id. */
+        if ((sp & pre) != r->echo_seps || (diff & (r->echo_seps | r->echo_id)))
+            return 0;
+        uint64_t tail = sp & ~pre;
+        size_t nl = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES;
+        if (b[nl] != '\n' || nl >= r->end - r->pos)
+            return 0;
+        size_t text_before = p->text_len;
+        uint64_t changed;
+        int ok = echo_row(r, p, b, nl, diff, &changed);
+        if (ok <= 0) {
+            p->text_len = text_before;
+            return ok;
+        }
+        size_t row = p->nrows++;
+        r->rec_line = r->line++;
+        r->pos += nl + 1;
+        r->rows++;
+        r->prows++;
+        p->line[row] = r->rec_line;
+        memcpy(r->echo_b, &e, sizeof e);
+        if (r->s->date_col >= 0)
+            check_date(r, p, d, row);
+        check_same(r, p, d, row, changed);
+    }
+    return 0;
+}
+#else
+static void echo_learn(logr *r) { r->echo_ok = 0; }
+static int echo_run(logr *r, patient *p, diag_list *d)
+{
+    (void)r, (void)p, (void)d;
+    return 0;
+}
+#endif
 
 static int fast_take(logr *r, patient *p, diag_list *d)
 {
@@ -1905,10 +2160,11 @@ static int fast_take(logr *r, patient *p, diag_list *d)
     r->prows++;
     p->line[row] = r->rec_line;
     p->nrows++;
+    echo_learn(r);
     if (r->s->date_col >= 0)
         check_date(r, p, d, row);
     if (row > 0)
-        check_same(r, p, d, row);
+        check_same(r, p, d, row, ~(uint64_t)0);
     return TAKE_OK;
 }
 
@@ -1922,6 +2178,7 @@ static int take_row(logr *r, patient *p, diag_list *d)
         r->unsplit = 0;
         split_record(r, r->rec_b, r->rec_len);
     }
+    r->echo_ok = 0; /* this row is not stored by the fast path */
     if (r->id_pos < 0) {
         if (!r->started && !start_patient(r, p, d, r->file_id, strlen(r->file_id), 0))
             return TAKE_FATAL;
@@ -1965,6 +2222,7 @@ static void begin_patient(logr *r, patient *p)
     r->perr = 0;
     r->prows = 0;
     r->have_prev = 0;
+    r->echo_ok = 0;
 }
 
 int logr_next(logr *r, patient *p, diag_list *d)
@@ -1974,6 +2232,8 @@ int logr_next(logr *r, patient *p, diag_list *d)
     begin_patient(r, p);
     for (;;) {
         if (!r->pending) {
+            if (r->echo_ok && echo_run(r, p, d) < 0)
+                return fatal_oom(r, d);
             int k = read_record(r, d);
             if (k < 0) {
                 r->dead = 1;

@@ -13,7 +13,7 @@
 typedef struct logr logr;
 
 /* Readable bytes a buffer keeps after its data (see logr_set_block). */
-enum { LOG_SLACK = 16 };
+enum { LOG_SLACK = 64 };
 
 /* Bytes of a patient id; a longer id is an error, and two ids are the same
  * patient when their first LOG_MAX_ID bytes and their being longer agree
