@@ -323,6 +323,8 @@ static void agg_add(agg_acc *a, agg_kind fn, value v, int32_t day)
     if (a->known == 1 || (fn == AGG_MAX && x > orderable(a->best)) || (fn == AGG_MIN && x < orderable(a->best)))
         a->best = v;
     a->sum += x;
+    if (fn != AGG_TREND)
+        return;
     double t = (double)(day - a->day0);
     a->sx += t;
     a->sy += x;
