@@ -128,11 +128,13 @@ struct logr {
     int echo_ok;            /* echo_* describe row nrows - 1 of the patient being read */
     _Alignas(16) unsigned char echo_b[ECHO_BYTES]; /* its first bytes */
     uint64_t echo_pre;      /* the bytes before its last field */
-    uint64_t echo_seps;     /* its commas (and quotes inside fields) among them */
+    uint64_t echo_commas;   /* its commas among them */
+    uint64_t echo_seps;     /* its commas and quotes inside fields among them */
     uint64_t echo_id;       /* the patient id's bytes */
-    unsigned char echo_field[ECHO_BYTES]; /* header position of each byte */
-    unsigned char echo_end[ECHO_BYTES];   /* where each field's comma is, by position */
-    size_t echo_last;       /* where its last field starts */
+    uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last, by position */
+    unsigned char echo_start[ECHO_BYTES]; /* where each of them starts ... */
+    unsigned char echo_end[ECHO_BYTES];   /* ... and ends (its comma) */
+    size_t echo_last;       /* where its last field starts; 0: no layout learned */
 
     /* the patient being read */
     int started, id_long;
@@ -2010,6 +2012,15 @@ static void echo_learn(logr *r)
     for (int i = 0; i < ECHO_BYTES / 16; i++)
         commas.v[i] = _mm_set1_epi8(',');
     uint64_t m = echo_same(&e, &commas) & low_bits(r->rec_len);
+    memcpy(r->echo_b, &e, sizeof e);
+    if (r->echo_last && (m & r->echo_pre) == r->echo_commas && (m & ~r->echo_pre) == 0) {
+        /* The layout learned last (the patient before, often): its fields
+         * have the same places, so only the record's bytes are new. */
+        r->echo_seps = echo_specials(&e) & r->echo_pre;
+        r->echo_ok = 1;
+        return;
+    }
+    r->echo_last = 0;
     size_t start = 0;
     r->echo_id = 0;
     for (size_t h = 0; h < nsep; h++) {
@@ -2017,7 +2028,8 @@ static void echo_learn(logr *r)
             return; /* the fields before the last do not fit */
         size_t c = (size_t)__builtin_ctzll(m);
         m &= m - 1;
-        memset(r->echo_field + start, (int)h, c + 1 - start);
+        r->echo_fmask[h] = low_bits(c) & ~low_bits(start);
+        r->echo_start[h] = (unsigned char)start;
         r->echo_end[h] = (unsigned char)c;
         if ((int)h == r->id_pos)
             r->echo_id = low_bits(c) & ~low_bits(start);
@@ -2025,10 +2037,10 @@ static void echo_learn(logr *r)
     }
     r->echo_last = start;
     r->echo_pre = low_bits(start);
+    r->echo_commas = echo_same(&e, &commas) & r->echo_pre;
     /* Its commas, and any quote inside a field, which a plain record may
      * have (only a quote that opens a field makes it quoted). */
     r->echo_seps = echo_specials(&e) & r->echo_pre;
-    memcpy(r->echo_b, &e, sizeof e);
     r->echo_ok = 1;
 }
 
@@ -2063,16 +2075,20 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t dif
     copy_small(k, k - nc, nc);
     uint64_t ch = 0;
     int ok;
-    while (diff) {
-        size_t h = r->echo_field[__builtin_ctzll(diff)];
-        size_t s = h ? r->echo_end[h - 1] + (size_t)1 : 0, end = r->echo_end[h];
+    /* Every field in turn, not only the changed ones: the h-th field is
+     * always of the same kind, so the branches follow a pattern (measured:
+     * 8% faster than visiting the changed bytes' fields). */
+    size_t h = 0, nsep = r->nhdr - 1;
+    for (; h < nsep; h++) {
+        if (!(diff & r->echo_fmask[h]))
+            continue;
         const fast_col *fc = &r->fplan[h];
-        if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, end - s, c, k)) <= 0)
+        size_t s = r->echo_start[h];
+        if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, r->echo_end[h] - s, c, k)) <= 0)
             return ok;
         ch |= (uint64_t)1 << h;
-        diff &= ~low_bits(end + 1);
     }
-    size_t h = r->nhdr - 1, s = r->echo_last, len = nl;
+    size_t s = r->echo_last, len = nl;
     if (len > s && b[len - 1] == '\r')
         len--;
     const fast_col *fc = &r->fplan[h];
