@@ -131,6 +131,8 @@ struct logr {
     uint64_t echo_commas;   /* its commas among them */
     uint64_t echo_seps;     /* its commas and quotes inside fields among them */
     uint64_t echo_id;       /* the patient id's bytes */
+    uint64_t echo_pp;       /* per-patient columns' bytes ... */
+    int echo_pp_last;       /* ... and whether the last field is one */
     uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last, by position */
     unsigned char echo_start[ECHO_BYTES]; /* where each of them starts ... */
     unsigned char echo_end[ECHO_BYTES];   /* ... and ends (its comma) */
@@ -1485,16 +1487,10 @@ static __attribute__((noinline, cold)) void not_same(logr *r, patient *p, diag_l
         cell_text(r, p, j, j, b), p->line[0]);
 }
 
-/* changed: the header positions whose fields may differ from the previous
- * row's (all for a row not read by echo_run); an unchanged field has the
- * previous row's value, already checked. */
-static inline __attribute__((always_inline)) void check_same(logr *r, patient *p, diag_list *d, size_t row, uint64_t changed)
+static inline void check_same(logr *r, patient *p, diag_list *d, size_t row)
 {
     for (size_t i = 0; i < r->npp; i++) {
         size_t j = r->pp[i], at = row * p->ncols + j;
-        int h = r->col[j].pos;
-        if (h < 64 && !((changed >> h) & 1))
-            continue;
         if (p->known[j] != 2 && p->known[at] != 2 && !same_cell(r->s->cols[j].type, p, j, at))
             not_same(r, p, d, j, at);
     }
@@ -1519,7 +1515,7 @@ static int store_row(logr *r, patient *p, diag_list *d)
     if (r->s->date_col >= 0)
         check_date(r, p, d, row);
     if (row > 0)
-        check_same(r, p, d, row, ~(uint64_t)0);
+        check_same(r, p, d, row);
     return 1;
 }
 
@@ -2023,12 +2019,15 @@ static void echo_learn(logr *r)
     r->echo_last = 0;
     size_t start = 0;
     r->echo_id = 0;
+    r->echo_pp = 0;
     for (size_t h = 0; h < nsep; h++) {
         if (!m)
             return; /* the fields before the last do not fit */
         size_t c = (size_t)__builtin_ctzll(m);
         m &= m - 1;
         r->echo_fmask[h] = low_bits(c) & ~low_bits(start);
+        if (r->hcol[h] >= 0 && r->s->cols[r->hcol[h]].per_patient)
+            r->echo_pp |= r->echo_fmask[h];
         r->echo_start[h] = (unsigned char)start;
         r->echo_end[h] = (unsigned char)c;
         if ((int)h == r->id_pos)
@@ -2037,6 +2036,7 @@ static void echo_learn(logr *r)
     }
     r->echo_last = start;
     r->echo_pre = low_bits(start);
+    r->echo_pp_last = r->hcol[nsep] >= 0 && r->s->cols[r->hcol[nsep]].per_patient;
     r->echo_commas = echo_same(&e, &commas) & r->echo_pre;
     /* Its commas, and any quote inside a field, which a plain record may
      * have (only a quote that opens a field makes it quoted). */
@@ -2062,9 +2062,9 @@ static size_t echo_tail(const char *s)
 }
 
 /* The row at p->nrows from the record at b, ending at the newline at
- * b[nl], as changes to the row before it.  *changed gets the header
- * positions parsed again.  1 stored, 0 declines, -1 out of memory. */
-static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t diff, uint64_t *changed)
+ * b[nl], as changes to the row before it.  1 stored, 0 declines, -1 out
+ * of memory. */
+static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t diff)
 {
     size_t nc = p->ncols, row = p->nrows;
     if (row >= p->row_cap && !reserve_rows(p, row + 1))
@@ -2073,7 +2073,6 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t dif
     uint8_t *k = p->known + row * nc;
     copy_small(c, c - nc, nc * sizeof *c);
     copy_small(k, k - nc, nc);
-    uint64_t ch = 0;
     int ok;
     /* Every field in turn, not only the changed ones: the h-th field is
      * always of the same kind, so the branches follow a pattern (measured:
@@ -2086,7 +2085,6 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t dif
         size_t s = r->echo_start[h];
         if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, r->echo_end[h] - s, c, k)) <= 0)
             return ok;
-        ch |= (uint64_t)1 << h;
     }
     size_t s = r->echo_last, len = nl;
     if (len > s && b[len - 1] == '\r')
@@ -2094,7 +2092,6 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t dif
     const fast_col *fc = &r->fplan[h];
     if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, len - s, c, k)) <= 0)
         return ok;
-    *changed = ch | (uint64_t)1 << h;
     r->rec_b = b;
     r->rec_len = len;
     return 1;
@@ -2118,8 +2115,7 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         if (b[nl] != '\n' || nl >= r->end - r->pos)
             return 0;
         size_t text_before = p->text_len;
-        uint64_t changed;
-        int ok = echo_row(r, p, b, nl, diff, &changed);
+        int ok = echo_row(r, p, b, nl, diff);
         if (ok <= 0) {
             p->text_len = text_before;
             return ok;
@@ -2133,7 +2129,10 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         memcpy(r->echo_b, &e, sizeof e);
         if (r->s->date_col >= 0)
             check_date(r, p, d, row);
-        check_same(r, p, d, row, changed);
+        /* A per-patient field whose bytes did not change holds the value
+         * the previous row was checked with. */
+        if ((diff & r->echo_pp) || r->echo_pp_last)
+            check_same(r, p, d, row);
     }
     return 0;
 }
@@ -2180,7 +2179,7 @@ static int fast_take(logr *r, patient *p, diag_list *d)
     if (r->s->date_col >= 0)
         check_date(r, p, d, row);
     if (row > 0)
-        check_same(r, p, d, row, ~(uint64_t)0);
+        check_same(r, p, d, row);
     return TAKE_OK;
 }
 

@@ -54,10 +54,12 @@ static uint32_t next_rand(uint32_t *s)
     return *s;
 }
 
+typedef int row_fn(char *line, size_t cap, int i, const char *date, uint32_t *s);
+
 typedef struct shape {
     const char *rules, *header, *row;   /* row: "%.0d" when the log has no patient column */
     int ids;
-    int varied;                         /* rows from varied_row instead of row */
+    row_fn *make;                       /* makes the rows instead of row, when set */
 } shape;
 
 /* Row i of a bench-schema log whose values change from row to row as a
@@ -81,8 +83,16 @@ static int varied_row(char *line, size_t cap, int i, const char *date, uint32_t 
                     kg[i / 5 % 6], note < 8 ? "" : notes[note - 8]);
 }
 
+/* Row i of per_patient.rules: now and then a patient's side changes to a
+ * value of the same width, which the echo must still check. */
+static int side_row(char *line, size_t cap, int i, const char *date, uint32_t *s)
+{
+    return snprintf(line, cap, "p%d,%s,%s,one,%u,%s\n", 1 + i / 7, date, next_rand(s) % 16 ? "left" : "both",
+                    next_rand(s) % 11, next_rand(s) % 4 ? "" : "ok, then sore");
+}
+
 /* A log of `rows` rows from sh->row (a printf format taking a patient
- * number and a date) or varied_row: seven rows a patient, dates a day or
+ * number and a date) or sh->make: seven rows a patient, dates a day or
  * two apart, crossing months and a leap day, a quarter of them mutated at
  * one random byte with one of the bytes the fast path must treat with
  * care. */
@@ -99,8 +109,8 @@ static int write_mutated(const char *path, const shape *sh, int rows, uint32_t s
         char line[256], date[11];
         day += 1 + (int32_t)(next_rand(&s) % 2);
         date_format(day, date);
-        int n = sh->varied ? varied_row(line, sizeof line, i, date, &s)
-                           : snprintf(line, sizeof line, sh->row, sh->ids ? 1 + i / 7 : 0, date);
+        int n = sh->make ? sh->make(line, sizeof line, i, date, &s)
+                         : snprintf(line, sizeof line, sh->row, sh->ids ? 1 + i / 7 : 0, date);
         if (n <= 0 || (size_t)n >= sizeof line - 2)
             break;
         if (next_rand(&s) % 4 != 0) {   /* three rows in four stay well-formed */
@@ -131,17 +141,19 @@ static int write_mutated(const char *path, const shape *sh, int rows, uint32_t s
 static const shape SHAPES[] = {
     { "bench/reference.rules",
       "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\n",
-      "P%06d,%s,midportion,isometric,4,3,7,0,12,sharp pain, \"then\" ok\n", 1, 0 },
+      "P%06d,%s,midportion,isometric,4,3,7,0,12,sharp pain, \"then\" ok\n", 1, NULL },
     { "bench/reference.rules",
       "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\r\n",
-      "P%06d,%s,insertional,hsr,10,0,0,1,40,\r\n", 1, 0 },
+      "P%06d,%s,insertional,hsr,10,0,0,1,40,\r\n", 1, NULL },
     { "rules/achilles.rules",
       "patient_id,date,presentation,goal,cortisone_date,stage,morning_pain,morning_stiffness,pain_during,"
       "load_kg,swelling,limping,slhr_reps,slhr_pain,hop_pain,visa_a,notes\n",
-      "p%d,%s,insertional,running,,isometric,2,1,3,7.5,no,yes,,,,48,felt fine\n", 1, 0 },
-    { "fuzz/notes.rules", "date,stage,pain,notes,comment\n", "%.0d%s,one,7,aaaa!,x\n", 0, 0 },
+      "p%d,%s,insertional,running,,isometric,2,1,3,7.5,no,yes,,,,48,felt fine\n", 1, NULL },
+    { "fuzz/notes.rules", "date,stage,pain,notes,comment\n", "%.0d%s,one,7,aaaa!,x\n", 0, NULL },
     { "bench/reference.rules",
-      "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\n", NULL, 1, 1 },
+      "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\n", NULL, 1,
+      varied_row },
+    { "tests/unit/per_patient.rules", "patient_id,date,side,stage,pain,notes\n", NULL, 1, side_row },
 };
 
 static int mutated_agree(const tendo_program *p, const shape *sh, int k)
