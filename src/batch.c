@@ -56,6 +56,7 @@ typedef struct block {
     char *buf;               /* whole records, mem_alloc'd; buf[len] writable; NULL: diagnostics only */
     size_t len, cap;
     unsigned long first_line;
+    unsigned long end_line;  /* the line after it, once read (0: not read) */
     int split_tail;          /* its last patient continues in the next block */
     /* results */
     char *out;               /* open_memstream buffer: libc-owned, free() */
@@ -508,6 +509,7 @@ static void run_block(tendo_batch *b, worker *w, block *k)
             eval_patient(b, w, k, bp, m);
     }
     k->rows = logr_rows(w->lr) - before;
+    k->end_line = logr_block_end_line(w->lr);
     if (fclose(m) != 0)
         k->oom = 1;
 }
@@ -674,13 +676,18 @@ static void drain(tendo_batch *b, int all)
     }
 }
 
-static void submit(tendo_batch *b, block *k)
+/* Queues k for the workers, or without workers reads it now and returns
+ * the line after it. */
+static unsigned long submit(tendo_batch *b, block *k)
 {
     k->fc->blocks_left++;
     if (b->nw == 0) {
         run_block(b, &b->w[b->nw], k);
+        /* Not read (out of memory before its reader started): the buffer is
+         * as it came. */
+        unsigned long end = k->end_line ? k->end_line : k->first_line + count_lines(k->buf, k->len);
         write_block(b, k);
-        return;
+        return end;
     }
     k->next_out = NULL;
     *b->out_tail = k;
@@ -693,6 +700,7 @@ static void submit(tendo_batch *b, block *k)
     pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->mu);
     drain(b, 0);
+    return 0;
 }
 
 static block *new_block(file_ctx *fc)
@@ -765,11 +773,16 @@ static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
     k->len = cut;
     k->first_line = f->line;
     k->split_tail = split;
-    f->line += count_lines(f->buf, cut);
+    /* Workers start on the block's first line; one block at a time, its
+     * reader counts the lines as it goes. */
+    if (b->nw)
+        f->line += count_lines(f->buf, cut);
     f->buf = nb;
     f->len = rest;
     f->cap = ncap;
-    submit(b, k);
+    unsigned long end = submit(b, k);
+    if (!b->nw)
+        f->line = end;
     return 1;
 }
 

@@ -1080,6 +1080,11 @@ void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line)
         memset(r->seen, 0, r->seen_cap * sizeof *r->seen);
 }
 
+unsigned long logr_block_end_line(const logr *r)
+{
+    return r->line + (unsigned long)count_nl(r->buf + r->pos, r->end - r->pos);
+}
+
 /* ---- patients seen ------------------------------------------------------- */
 
 static uint64_t hash_bytes(const char *s, size_t n)

@@ -72,5 +72,9 @@ int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *
 int logr_id_pos(const logr *r);   /* header position of the patient column, -1 */
 logr *logr_open_block(const logr *hdr);
 void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line);
+/* The line just past the block's data: the lines read so far and the
+ * newlines in the part not read (after an error), so the caller need not
+ * count the block's lines again. */
+unsigned long logr_block_end_line(const logr *r);
 
 #endif
