@@ -131,6 +131,7 @@ struct logr {
     uint64_t echo_commas;   /* its commas among them */
     uint64_t echo_seps;     /* its commas and quotes inside fields among them */
     uint64_t echo_id;       /* the patient id's bytes */
+    uint64_t echo_open;     /* the bytes of fields echo_open_field names */
     uint64_t echo_pp;       /* per-patient columns' bytes ... */
     int echo_pp_last;       /* ... and whether the last field is one */
     uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last, by position */
@@ -1962,13 +1963,15 @@ static inline uint64_t echo_same(const echo_vec *a, const echo_vec *b)
 
 /* Bit i set when byte i is one a plain record's fields cannot hold: a
  * comma, a quote, a newline or a NUL. */
-static inline uint64_t echo_specials(const echo_vec *a)
+static inline uint64_t echo_specials_from(const echo_vec *a, int first)
 {
     const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'),
                   zero = _mm_setzero_si128();
     uint64_t m = 0;
 #pragma GCC unroll 4
     for (int i = 0; i < ECHO_BYTES / 16; i++) {
+        if (i < first)
+            continue;
         __m128i v = a->v[i];
         __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
                                  _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
@@ -2000,7 +2003,27 @@ static inline void copy_small(void *dst, const void *src, size_t n)
     }
 }
 
+static inline uint64_t echo_specials(const echo_vec *a) { return echo_specials_from(a, 0); }
+
 static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1; }
+
+/* A field whose parser could take a comma, a quote, a newline or a NUL
+ * as part of a value: text, an ignored column, an enum with such a value.
+ * Changed bytes in other fields need no check for them: the parser
+ * declines. */
+static int echo_open_field(const logr *r, size_t h)
+{
+    const fast_col *f = &r->fplan[h];
+    if (f->kind == FK_TEXT || f->kind == FK_SKIP)
+        return 1;
+    if (f->kind != FK_ENUM)
+        return 0;
+    const sch_column *c = &r->s->cols[f->col];
+    for (size_t k = 0; k < c->nvalues; k++)
+        if (strpbrk(c->values[k], ",\"\n"))
+            return 1;
+    return 0;
+}
 
 /* Learns the layout of the record fast_take just stored. */
 static void echo_learn(logr *r)
@@ -2025,6 +2048,7 @@ static void echo_learn(logr *r)
     size_t start = 0;
     r->echo_id = 0;
     r->echo_pp = 0;
+    r->echo_open = 0;
     for (size_t h = 0; h < nsep; h++) {
         if (!m)
             return; /* the fields before the last do not fit */
@@ -2033,6 +2057,8 @@ static void echo_learn(logr *r)
         r->echo_fmask[h] = low_bits(c) & ~low_bits(start);
         if (r->hcol[h] >= 0 && r->s->cols[r->hcol[h]].per_patient)
             r->echo_pp |= r->echo_fmask[h];
+        if (echo_open_field(r, h))
+            r->echo_open |= r->echo_fmask[h];
         r->echo_start[h] = (unsigned char)start;
         r->echo_end[h] = (unsigned char)c;
         if ((int)h == r->id_pos)
@@ -2110,12 +2136,13 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         char *b = r->buf + r->pos;
         echo_vec e = echo_load(b);
         const echo_vec *prev = (const echo_vec *)(const void *)r->echo_b;
-        uint64_t pre = r->echo_pre, diff = ~echo_same(&e, prev) & pre, sp = echo_specials(&e);
-        /* Separators where they were, unchanged (a NUL where a comma was
-         * is a separator too), and the same id. */
-        if ((sp & pre) != r->echo_seps || (diff & (r->echo_seps | r->echo_id)))
+        uint64_t pre = r->echo_pre, diff = ~echo_same(&e, prev) & pre;
+        /* Separators unchanged, the same id, and no comma, quote, newline
+         * or NUL among the changed bytes: the parsers of most fields
+         * decline them, the others' are looked at. */
+        if ((diff & (r->echo_seps | r->echo_id)) || ((diff & r->echo_open) && (diff & echo_specials(&e))))
             return 0;
-        uint64_t tail = sp & ~pre;
+        uint64_t tail = echo_specials_from(&e, (int)(r->echo_last / 16)) & ~pre;
         size_t nl = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES;
         if (b[nl] != '\n' || nl >= r->end - r->pos)
             return 0;

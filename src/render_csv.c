@@ -138,7 +138,8 @@ int tendo_render_csv(const tendo_decision *dec, const tendo_program *p, FILE *ou
     put_one(&l, dec->refer);
     put_field(&l, dec->flags, dec->nflags, ";", 0);
     put_rule(&l, dec->rule);
-    put_one(&l, p->sha256);
+    put_char(&l, ',');
+    put(&l, p->sha256, strlen(p->sha256)); /* hex digits: never quoted */
     put_char(&l, '\n');
     flush(&l);
     return ferror(out) ? -1 : 0;

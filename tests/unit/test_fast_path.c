@@ -84,11 +84,13 @@ static int varied_row(char *line, size_t cap, int i, const char *date, uint32_t 
 }
 
 /* Row i of per_patient.rules: now and then a patient's side changes to a
- * value of the same width, which the echo must still check. */
+ * value of the same width, which the echo must still check; the text
+ * before the last field changes without changing width. */
 static int side_row(char *line, size_t cap, int i, const char *date, uint32_t *s)
 {
-    return snprintf(line, cap, "p%d,%s,%s,one,%u,%s\n", 1 + i / 7, date, next_rand(s) % 16 ? "left" : "both",
-                    next_rand(s) % 11, next_rand(s) % 4 ? "" : "ok, then sore");
+    static const char *const by[] = { "ab", "cd", "ef" };
+    return snprintf(line, cap, "p%d,%s,%s,one,%s,%u,%s\n", 1 + i / 7, date, next_rand(s) % 16 ? "left" : "both",
+                    by[next_rand(s) % 3], next_rand(s) % 11, next_rand(s) % 4 ? "" : "ok, then sore");
 }
 
 /* A log of `rows` rows from sh->row (a printf format taking a patient
@@ -153,7 +155,7 @@ static const shape SHAPES[] = {
     { "bench/reference.rules",
       "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\n", NULL, 1,
       varied_row },
-    { "tests/unit/per_patient.rules", "patient_id,date,side,stage,pain,notes\n", NULL, 1, side_row },
+    { "tests/unit/per_patient.rules", "patient_id,date,side,stage,by,pain,notes\n", NULL, 1, side_row },
 };
 
 static int mutated_agree(const tendo_program *p, const shape *sh, int k)
