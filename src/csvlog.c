@@ -2092,10 +2092,48 @@ static size_t echo_tail(const char *s)
     }
 }
 
-/* The row at p->nrows from the record at b, ending at the newline at
- * b[nl], as changes to the row before it.  1 stored, 0 declines, -1 out
+/* The offset of the first quote, newline or NUL at or after s. */
+static size_t echo_quote_end(const char *s)
+{
+    const __m128i quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    for (size_t i = 0;; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
+        unsigned m = (unsigned)_mm_movemask_epi8(x);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+}
+
+/* The end of the record at b whose last field starts at b[at] with
+ * its first separator at b[sp]: the offset of its newline, with the last
+ * field's value in [*vs, *ve).  A last field in quotes is taken when it is
+ * text and plain inside (no quote, newline or NUL): "sore, then ok".
+ * SIZE_MAX declines. */
+static inline size_t echo_end_of(const logr *r, const char *b, size_t at, size_t sp, size_t *vs, size_t *ve)
+{
+    *vs = at;
+    if (b[sp] == '\n') {
+        *ve = sp > at && b[sp - 1] == '\r' ? sp - 1 : sp;
+        return sp;
+    }
+    if (b[sp] != '"' || sp != at || r->fplan[r->nhdr - 1].kind != FK_TEXT)
+        return SIZE_MAX;
+    size_t q = at + 1 + echo_quote_end(b + at + 1), nl = q + 1;
+    if (b[q] != '"')
+        return SIZE_MAX;
+    nl += b[nl] == '\r';
+    if (b[nl] != '\n') /* "" inside, or bytes after the closing quote */
+        return SIZE_MAX;
+    *vs = at + 1;
+    *ve = q;
+    return nl;
+}
+
+/* The row at p->nrows from the record at b, whose last field's value is
+ * [vs, ve), as changes to the row before it.  1 stored, 0 declines, -1 out
  * of memory. */
-static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t diff)
+static inline int echo_row(logr *r, patient *p, char *b, size_t vs, size_t ve, uint64_t diff)
 {
     size_t nc = p->ncols, row = p->nrows;
     if (row >= p->row_cap && !reserve_rows(p, row + 1))
@@ -2117,14 +2155,9 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t nl, uint64_t dif
         if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, r->echo_end[h] - s, c, k)) <= 0)
             return ok;
     }
-    size_t s = r->echo_last, len = nl;
-    if (len > s && b[len - 1] == '\r')
-        len--;
     const fast_col *fc = &r->fplan[h];
-    if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + s, len - s, c, k)) <= 0)
+    if (fc->kind != FK_SKIP && (ok = fast_field(r, p, fc, b + vs, ve - vs, c, k)) <= 0)
         return ok;
-    r->rec_b = b;
-    r->rec_len = len;
     return 1;
 }
 
@@ -2143,11 +2176,12 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         if ((diff & (r->echo_seps | r->echo_id)) || ((diff & r->echo_open) && (diff & echo_specials(&e))))
             return 0;
         uint64_t tail = echo_specials_from(&e, (int)(r->echo_last / 16)) & ~pre;
-        size_t nl = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES;
-        if (b[nl] != '\n' || nl >= r->end - r->pos)
+        size_t sp = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES, vs, ve;
+        size_t nl = echo_end_of(r, b, r->echo_last, sp, &vs, &ve);
+        if (nl == SIZE_MAX || nl >= r->end - r->pos)
             return 0;
         size_t text_before = p->text_len;
-        int ok = echo_row(r, p, b, nl, diff);
+        int ok = echo_row(r, p, b, vs, ve, diff);
         if (ok <= 0) {
             p->text_len = text_before;
             return ok;

@@ -65,8 +65,9 @@ typedef struct shape {
 /* Row i of a bench-schema log whose values change from row to row as a
  * real log's do, for the reader's echo of the previous row (csvlog.c):
  * scores of one and two digits, a stage that moves on, kilograms with and
- * without decimals, notes empty, short, quoted with a comma, and longer
- * than the echo's first 64 bytes. */
+ * without decimals, notes empty, short, quoted (with a comma, blanks, an
+ * escaped quote, nothing, junk after the quote) and longer than the echo's
+ * first 64 bytes. */
 static int varied_row(char *line, size_t cap, int i, const char *date, uint32_t *s)
 {
     static const char *const stages[] = { "isometric", "bilateral", "single_leg", "hsr" };
@@ -75,9 +76,10 @@ static int varied_row(char *line, size_t cap, int i, const char *date, uint32_t 
     static const char *const notes[] = {
         "", "", "", "", "calf tight", "\"sore, then ok\"", "sharp",
         "a long note about the morning: stiff for twenty minutes, then fine on the stairs",
+        "\" sore \"", "\"said \"\"ouch\"\"\"", "\"\"", "\"x\"y", "\"a long quoted note, longer than the first 64 bytes of the row\"",
     };
     unsigned a = next_rand(s) % 11, b = next_rand(s) % 4 ? a : next_rand(s) % 11, c = next_rand(s) % 8;
-    unsigned note = next_rand(s) % 16;
+    unsigned note = next_rand(s) % 21;
     return snprintf(line, cap, "P%06d,%s,%s,%s,%u,%u,%u,%s,%s,%s\n", 1 + i / 7, date,
                     i / 7 % 2 ? "midportion" : "insertional", stages[i / 3 % 4], a, b, c, swelling[i / 4 % 6],
                     kg[i / 5 % 6], note < 8 ? "" : notes[note - 8]);
@@ -85,12 +87,14 @@ static int varied_row(char *line, size_t cap, int i, const char *date, uint32_t 
 
 /* Row i of per_patient.rules: now and then a patient's side changes to a
  * value of the same width, which the echo must still check; the text
- * before the last field changes without changing width. */
+ * before the last field changes without changing width; notes quoted or
+ * not, some rows ending in CR LF. */
 static int side_row(char *line, size_t cap, int i, const char *date, uint32_t *s)
 {
     static const char *const by[] = { "ab", "cd", "ef" };
+    static const char *const notes[] = { "", "", "", "ok, then sore", "\"ok, then sore\"\r", "\"\"\r", "x\r" };
     return snprintf(line, cap, "p%d,%s,%s,one,%s,%u,%s\n", 1 + i / 7, date, next_rand(s) % 16 ? "left" : "both",
-                    by[next_rand(s) % 3], next_rand(s) % 11, next_rand(s) % 4 ? "" : "ok, then sore");
+                    by[next_rand(s) % 3], next_rand(s) % 11, notes[next_rand(s) % 7]);
 }
 
 /* A log of `rows` rows from sh->row (a printf format taking a patient
