@@ -2211,8 +2211,29 @@ static int echo_run(logr *r, patient *p, diag_list *d)
 }
 #endif
 
+/* The next patient's first record, told by its id alone, as take_row
+ * tells it (any record with another non-empty id starts the next
+ * patient): it is parsed once, when that patient is read, not twice. */
+static int starts_next(const logr *r, const patient *p)
+{
+    if (!r->started || r->id_pos < 0 || r->s->cols[r->s->patient_col].type != COL_TEXT)
+        return 0;
+    char *s = r->rec_b, *e = s + r->rec_len;
+    for (int h = 0; h < r->id_pos; h++) {
+        char *c = memchr(s, ',', (size_t)(e - s));
+        if (!c)
+            return 0;
+        s = c + 1;
+    }
+    char *c = memchr(s, ',', (size_t)(e - s));
+    field id = { s, (size_t)((c ? c : e) - s) };
+    return id.n > 0 && !same_id(r, p, id);
+}
+
 static int fast_take(logr *r, patient *p, diag_list *d)
 {
+    if (starts_next(r, p))
+        return TAKE_NEXT;
     if (r->perr || r->prows + 1 > LOG_MAX_ROWS)
         return FAST_DECLINED;
     size_t row = p->nrows, text_before = p->text_len;
