@@ -119,7 +119,8 @@ struct logr {
     fast_col *fplan;        /* by header position: how the fast path reads it */
     size_t *absent, nabsent; /* schema columns the header lacks */
     char ym[8];             /* "YYYY-MM-" of the last date parsed ... */
-    int32_t ym_base;        /* ... and the day number of its day 0 */
+    int32_t ym_base;        /* ... the day number of its day 0 ... */
+    unsigned ym_days;       /* ... and its days (0 before the first date) */
     int rest_last;          /* the last header column takes the rest of the row */
     char *file_id;          /* the patient id when there is no patient column */
 
@@ -1661,6 +1662,8 @@ static __attribute__((noinline)) int fast_new_month(logr *r, const char *s, size
         return 0;
     memcpy(r->ym, s, 8);
     r->ym_base = *out - (int32_t)((s[8] - '0') * 10 + (s[9] - '0'));
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    r->ym_days = date_month_days(y, (unsigned)((s[5] - '0') * 10 + (s[6] - '0')));
     return 1;
 }
 
@@ -1671,7 +1674,7 @@ static inline int fast_date(logr *r, const char *s, size_t n, int32_t *out)
     unsigned d1 = (unsigned char)s[8] - '0', d2 = (unsigned char)s[9] - '0';
     if (memcmp(s, r->ym, 8) == 0 && d1 <= 9 && d2 <= 9) {
         unsigned dd = d1 * 10 + d2;
-        if (dd >= 1 && dd <= 28) { /* every month has day 28 */
+        if (dd >= 1 && dd <= r->ym_days) {
             *out = r->ym_base + (int32_t)dd;
             return 1;
         }

@@ -11,7 +11,7 @@ static int is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static unsigned days_in_month(int y, unsigned m)
+unsigned date_month_days(int y, unsigned m)
 {
     static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
@@ -44,7 +44,7 @@ int date_parse(const char *s, size_t n, int32_t *out)
     if (hi < 0 || lo < 0 || m < 1 || m > 12 || d < 1)
         return 0;
     int y = hi * 100 + lo;
-    if (y < 1 || (unsigned)d > days_in_month(y, (unsigned)m))
+    if (y < 1 || (unsigned)d > date_month_days(y, (unsigned)m))
         return 0;
     *out = date_from_ymd(y, (unsigned)m, (unsigned)d);
     return 1;
