@@ -65,6 +65,8 @@ typedef struct seen_ent {
 
 typedef struct fast_col {
     unsigned char kind;     /* FK_* */
+    unsigned char open;     /* open_field: its parser could take a separator */
+    unsigned char pp;       /* a per-patient column */
     unsigned char ranged;
     unsigned char empty;    /* FE_*: what an empty field means */
     int col;                /* schema column, -1 when skipped */
@@ -132,10 +134,10 @@ struct logr {
     uint64_t echo_commas;   /* its commas among them */
     uint64_t echo_seps;     /* its commas and quotes inside fields among them */
     uint64_t echo_id;       /* the patient id's bytes */
-    uint64_t echo_open;     /* the bytes of fields echo_open_field names */
+    uint64_t echo_open;     /* the bytes of fields open_field names */
     uint64_t echo_pp;       /* per-patient columns' bytes ... */
     int echo_pp_last;       /* ... and whether the last field is one */
-    uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last, by position */
+    uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last and its comma */
     unsigned char echo_start[ECHO_BYTES]; /* where each of them starts ... */
     unsigned char echo_end[ECHO_BYTES];   /* ... and ends (its comma) */
     size_t echo_last;       /* where its last field starts; 0: no layout learned */
@@ -1718,6 +1720,23 @@ static int fast_enum(const logr *r, size_t j, const char *s, size_t n, int32_t *
 enum { FK_SKIP, FK_DATE, FK_INT, FK_NUM, FK_BOOL, FK_ENUM, FK_TEXT };
 enum { FE_SLOW, FE_UNKNOWN, FE_DEFAULT, FE_EMPTY_TEXT };
 
+/* A field whose parser could take a comma, a quote, a newline or a NUL
+ * as part of a value: text, an ignored column, an enum with such a value.
+ * Changed bytes in other fields need no check for them (see echo_run):
+ * the parser declines. */
+static int open_field(const logr *r, const fast_col *f)
+{
+    if (f->kind == FK_TEXT || f->kind == FK_SKIP)
+        return 1;
+    if (f->kind != FK_ENUM)
+        return 0;
+    const sch_column *c = &r->s->cols[f->col];
+    for (size_t k = 0; k < c->nvalues; k++)
+        if (strpbrk(c->values[k], ",\"\n"))
+            return 1;
+    return 0;
+}
+
 static void fast_plan(logr *r)
 {
     for (size_t h = 0; h < r->nhdr; h++) {
@@ -1726,6 +1745,8 @@ static void fast_plan(logr *r)
         f->col = j;
         if (j < 0) {
             f->kind = FK_SKIP;
+            f->open = 1;
+            f->pp = 0;
             continue;
         }
         const sch_column *c = &r->s->cols[j];
@@ -1734,6 +1755,8 @@ static void fast_plan(logr *r)
                                                [COL_ENUM] = FK_ENUM, [COL_STAGE] = FK_ENUM,
                                                [COL_TEXT] = FK_TEXT };
         f->kind = kinds[c->type];
+        f->open = (unsigned char)open_field(r, f);
+        f->pp = c->per_patient != 0;
         f->ranged = c->has_range != 0;
         if (r->col[j].required)
             f->empty = FE_SLOW;
@@ -2010,22 +2033,52 @@ static inline uint64_t echo_specials(const echo_vec *a) { return echo_specials_f
 
 static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1; }
 
-/* A field whose parser could take a comma, a quote, a newline or a NUL
- * as part of a value: text, an ignored column, an enum with such a value.
- * Changed bytes in other fields need no check for them: the parser
- * declines. */
-static int echo_open_field(const logr *r, size_t h)
+
+/* Learns the layout of the record fast_take just stored. */
+static inline uint64_t echo_commas_of(const echo_vec *e)
 {
-    const fast_col *f = &r->fplan[h];
-    if (f->kind == FK_TEXT || f->kind == FK_SKIP)
-        return 1;
-    if (f->kind != FK_ENUM)
-        return 0;
-    const sch_column *c = &r->s->cols[f->col];
-    for (size_t k = 0; k < c->nvalues; k++)
-        if (strpbrk(c->values[k], ",\"\n"))
-            return 1;
-    return 0;
+    echo_vec commas;
+    for (int i = 0; i < ECHO_BYTES / 16; i++)
+        commas.v[i] = _mm_set1_epi8(',');
+    return echo_same(e, &commas);
+}
+
+/* Learns where the fields before the last lie in the record loaded in e,
+ * from its commas among its first len bytes.  0 when they do not fit (the
+ * tables are then unusable: the caller clears echo_ok). */
+static int echo_layout(logr *r, const echo_vec *e, size_t len)
+{
+    size_t nsep = r->nhdr - 1, start = 0;
+    uint64_t m = echo_commas_of(e) & low_bits(len);
+    r->echo_last = 0;
+    r->echo_id = 0;
+    r->echo_pp = 0;
+    r->echo_open = 0;
+    for (size_t h = 0; h < nsep; h++) {
+        if (!m)
+            return 0;
+        size_t c = (size_t)__builtin_ctzll(m);
+        m &= m - 1;
+        /* A field's bytes and its comma: a comma never changes while the
+         * fields keep their places, and an empty field still has one. */
+        uint64_t f = low_bits(c + 1) & ~low_bits(start);
+        r->echo_fmask[h] = f;
+        r->echo_pp |= r->fplan[h].pp ? f : 0;
+        r->echo_open |= r->fplan[h].open ? f : 0;
+        r->echo_start[h] = (unsigned char)start;
+        r->echo_end[h] = (unsigned char)c;
+        if ((int)h == r->id_pos)
+            r->echo_id = low_bits(c) & ~low_bits(start);
+        start = c + 1;
+    }
+    r->echo_last = start;
+    r->echo_pre = low_bits(start);
+    r->echo_pp_last = r->fplan[nsep].pp;
+    r->echo_commas = echo_commas_of(e) & r->echo_pre;
+    /* Its commas, and any quote inside a field, which a plain record may
+     * have (only a quote that opens a field makes it quoted). */
+    r->echo_seps = echo_specials(e) & r->echo_pre;
+    return 1;
 }
 
 /* Learns the layout of the record fast_take just stored. */
@@ -2035,10 +2088,8 @@ static void echo_learn(logr *r)
     r->echo_ok = 0;
     if (nsep == 0 || nsep >= ECHO_BYTES || r->id_pos == (int)nsep)
         return;
-    echo_vec e = echo_load(r->rec_b), commas;
-    for (int i = 0; i < ECHO_BYTES / 16; i++)
-        commas.v[i] = _mm_set1_epi8(',');
-    uint64_t m = echo_same(&e, &commas) & low_bits(r->rec_len);
+    echo_vec e = echo_load(r->rec_b);
+    uint64_t m = echo_commas_of(&e) & low_bits(r->rec_len);
     memcpy(r->echo_b, &e, sizeof e);
     if (r->echo_last && (m & r->echo_pre) == r->echo_commas && (m & ~r->echo_pre) == 0) {
         /* The layout learned last (the patient before, often): its fields
@@ -2047,35 +2098,27 @@ static void echo_learn(logr *r)
         r->echo_ok = 1;
         return;
     }
-    r->echo_last = 0;
-    size_t start = 0;
-    r->echo_id = 0;
-    r->echo_pp = 0;
-    r->echo_open = 0;
-    for (size_t h = 0; h < nsep; h++) {
-        if (!m)
-            return; /* the fields before the last do not fit */
-        size_t c = (size_t)__builtin_ctzll(m);
-        m &= m - 1;
-        r->echo_fmask[h] = low_bits(c) & ~low_bits(start);
-        if (r->hcol[h] >= 0 && r->s->cols[r->hcol[h]].per_patient)
-            r->echo_pp |= r->echo_fmask[h];
-        if (echo_open_field(r, h))
-            r->echo_open |= r->echo_fmask[h];
-        r->echo_start[h] = (unsigned char)start;
-        r->echo_end[h] = (unsigned char)c;
-        if ((int)h == r->id_pos)
-            r->echo_id = low_bits(c) & ~low_bits(start);
-        start = c + 1;
+    r->echo_ok = echo_layout(r, &e, r->rec_len);
+}
+
+/* A record whose fields moved (a score of two digits after one of one):
+ * its layout is learned on the spot from its commas before its first
+ * quote, newline or NUL; the id must have kept its place and bytes, and
+ * *diff becomes the new layout's fields.  0 declines, with echo_ok cleared
+ * when the tables were overwritten. */
+static int echo_relayout(logr *r, const echo_vec *e, uint64_t *diff)
+{
+    if (r->nhdr - 1 >= ECHO_BYTES)
+        return 0;
+    uint64_t old_id = r->echo_id, other = echo_specials(e) & ~echo_commas_of(e);
+    size_t end = other ? (size_t)__builtin_ctzll(other) : ECHO_BYTES;
+    if (!echo_layout(r, e, end) || r->echo_id != old_id) {
+        r->echo_ok = 0;
+        return 0;
     }
-    r->echo_last = start;
-    r->echo_pre = low_bits(start);
-    r->echo_pp_last = r->hcol[nsep] >= 0 && r->s->cols[r->hcol[nsep]].per_patient;
-    r->echo_commas = echo_same(&e, &commas) & r->echo_pre;
-    /* Its commas, and any quote inside a field, which a plain record may
-     * have (only a quote that opens a field makes it quoted). */
-    r->echo_seps = echo_specials(&e) & r->echo_pre;
-    r->echo_ok = 1;
+    /* Every field but the id, the empty ones by their commas. */
+    *diff = r->echo_pre & ~(r->id_pos >= 0 ? r->echo_fmask[r->id_pos] : 0);
+    return 1;
 }
 
 /* The offset of the first comma, quote, newline or NUL at or after s: a
@@ -2134,8 +2177,8 @@ static inline size_t echo_end_of(const logr *r, const char *b, size_t at, size_t
 }
 
 /* The row at p->nrows from the record at b, whose last field's value is
- * [vs, ve), as changes to the row before it.  1 stored, 0 declines, -1 out
- * of memory. */
+ * [vs, ve), as changes to the row before it: the fields with a byte in
+ * diff are parsed again.  1 stored, 0 declines, -1 out of memory. */
 static inline int echo_row(logr *r, patient *p, char *b, size_t vs, size_t ve, uint64_t diff)
 {
     size_t nc = p->ncols, row = p->nrows;
@@ -2172,21 +2215,24 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         char *b = r->buf + r->pos;
         echo_vec e = echo_load(b);
         const echo_vec *prev = (const echo_vec *)(const void *)r->echo_b;
-        uint64_t pre = r->echo_pre, diff = ~echo_same(&e, prev) & pre;
-        /* Separators unchanged, the same id, and no comma, quote, newline
-         * or NUL among the changed bytes: the parsers of most fields
-         * decline them, the others' are looked at. */
-        if ((diff & (r->echo_seps | r->echo_id)) || ((diff & r->echo_open) && (diff & echo_specials(&e))))
+        uint64_t diff = ~echo_same(&e, prev) & r->echo_pre;
+        /* The same id; separators unchanged, or a new layout learned; and
+         * no comma, quote, newline or NUL among the changed bytes: the
+         * parsers of most fields decline them, the others' are looked at. */
+        if (diff & r->echo_id)
             return 0;
-        uint64_t tail = echo_specials_from(&e, (int)(r->echo_last / 16)) & ~pre;
+        int moved = (diff & r->echo_seps) != 0;
+        if (moved ? !echo_relayout(r, &e, &diff) : (diff & r->echo_open) && (diff & echo_specials(&e)))
+            return 0;
+        uint64_t tail = echo_specials_from(&e, (int)(r->echo_last / 16)) & ~r->echo_pre;
         size_t sp = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES, vs, ve;
         size_t nl = echo_end_of(r, b, r->echo_last, sp, &vs, &ve);
-        if (nl == SIZE_MAX || nl >= r->end - r->pos)
-            return 0;
         size_t text_before = p->text_len;
-        int ok = echo_row(r, p, b, vs, ve, diff);
+        int ok = nl != SIZE_MAX && nl < r->end - r->pos ? echo_row(r, p, b, vs, ve, diff) : 0;
         if (ok <= 0) {
             p->text_len = text_before;
+            if (moved) /* the tables describe this record, not the row before */
+                r->echo_ok = 0;
             return ok;
         }
         size_t row = p->nrows++;
