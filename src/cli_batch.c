@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+enum { OUTPUT_BUFFER = 256 << 10 }; /* bytes of output gathered per write */
+
 /* The temporary output file, for the signal handler only: a handler can
  * reach nothing else, so this is the command's one piece of global state. */
 static char tmp_path[4096];
@@ -279,6 +281,7 @@ static int run_batch(tendo_program *p, batch_args *a, path_list *paths, FILE *ou
     tendo_batch *b = tendo_batch_new(p, &a->o, out, stderr);
     if (!b) {
         fputs("tendo: error: out of memory starting the batch\n", stderr);
+        close_output(out, &a->out, 0); /* no partial file is left */
         return TENDO_EXIT_OUTPUT;
     }
     for (size_t i = 0; i < paths->n; i++)
@@ -315,7 +318,14 @@ int cmd_batch(int argc, char **argv)
     path_list paths = { 0 };
     int listed = collect(&paths, argv + optind + 1, argc - optind - 1);
     FILE *out = open_output(&a.out);
+    /* An output file gets records in large writes: its 4 KiB stdio buffer
+     * made 700 write calls on the 20k bench file.  run_batch closes it
+     * before the buffer is freed (stdout keeps its own: it outlives us). */
+    char *obuf = out && out != stdout ? mem_alloc(OUTPUT_BUFFER) : NULL;
+    if (obuf)
+        setvbuf(out, obuf, _IOFBF, OUTPUT_BUFFER);
     rc = out ? run_batch(p, &a, &paths, out) : TENDO_EXIT_OUTPUT;
+    mem_free(obuf);
     if (rc == TENDO_EXIT_OK && !listed)
         rc = TENDO_EXIT_SKIPPED;
     free_paths(&paths);
