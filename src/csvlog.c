@@ -1957,10 +1957,13 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
  * field (which may change length), with the fast path's own fast_field.  A
  * cell depends on its field's bytes and column alone, so an unchanged
  * field's cell is the previous row's, and the rows stored are the ones
- * fast_take would store.  The first record that is not such a change (a
- * new patient, a field of another width, a quote, a value the fast path
- * declines, no newline in the first ECHO_BYTES bytes) is left unread for
- * read_record and take_row. */
+ * fast_take would store.  A record whose fields moved (a score of 10
+ * after 9) is read with its layout learned on the spot (echo_relayout),
+ * and a last field in quotes is taken when it is plain inside
+ * (echo_end_of).  The first record that is neither (a new patient, a quote
+ * elsewhere, a value the fast path declines, fields before the last that
+ * do not fit in ECHO_BYTES bytes) is left unread for read_record and
+ * take_row. */
 #ifdef __SSE2__
 typedef struct echo_vec {
     __m128i v[ECHO_BYTES / 16];
@@ -1987,22 +1990,23 @@ static inline uint64_t echo_same(const echo_vec *a, const echo_vec *b)
     return m;
 }
 
-/* Bit i set when byte i is one a plain record's fields cannot hold: a
- * comma, a quote, a newline or a NUL. */
+/* Bit i set when byte i of v is one a plain record's fields cannot hold:
+ * a comma, a quote, a newline or a NUL. */
+static inline unsigned specials16(__m128i v)
+{
+    __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+    return (unsigned)_mm_movemask_epi8(x);
+}
+
+/* The same for ECHO_BYTES bytes, from the 16-byte chunk `first` on. */
 static inline uint64_t echo_specials_from(const echo_vec *a, int first)
 {
-    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'),
-                  zero = _mm_setzero_si128();
     uint64_t m = 0;
 #pragma GCC unroll 4
-    for (int i = 0; i < ECHO_BYTES / 16; i++) {
-        if (i < first)
-            continue;
-        __m128i v = a->v[i];
-        __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
-        m |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * i);
-    }
+    for (int i = 0; i < ECHO_BYTES / 16; i++)
+        if (i >= first)
+            m |= (uint64_t)specials16(a->v[i]) << (16 * i);
     return m;
 }
 
@@ -2033,8 +2037,6 @@ static inline uint64_t echo_specials(const echo_vec *a) { return echo_specials_f
 
 static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1; }
 
-
-/* Learns the layout of the record fast_take just stored. */
 static inline uint64_t echo_commas_of(const echo_vec *e)
 {
     echo_vec commas;
@@ -2108,8 +2110,6 @@ static void echo_learn(logr *r)
  * when the tables were overwritten. */
 static int echo_relayout(logr *r, const echo_vec *e, uint64_t *diff)
 {
-    if (r->nhdr - 1 >= ECHO_BYTES)
-        return 0;
     uint64_t old_id = r->echo_id, other = echo_specials(e) & ~echo_commas_of(e);
     size_t end = other ? (size_t)__builtin_ctzll(other) : ECHO_BYTES;
     if (!echo_layout(r, e, end) || r->echo_id != old_id) {
@@ -2126,13 +2126,8 @@ static int echo_relayout(logr *r, const echo_vec *e, uint64_t *diff)
  * slack past its data stops the scan. */
 static size_t echo_tail(const char *s)
 {
-    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'),
-                  zero = _mm_setzero_si128();
     for (size_t i = 0;; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
-        unsigned m = (unsigned)_mm_movemask_epi8(x);
+        unsigned m = specials16(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
         if (m)
             return i + (size_t)__builtin_ctz(m);
     }
