@@ -103,7 +103,7 @@ int tendo_render_csv(const tendo_decision *dec, const tendo_program *p, FILE *ou
 typedef struct tendo_batch tendo_batch;
 enum { TENDO_BATCH_CSV = 0, TENDO_BATCH_JSONL = 1 };
 typedef struct tendo_batch_opts {
-    int jobs;           /* worker threads; 1 = everything on the calling thread */
+    int jobs;           /* evaluating threads: the calling thread and jobs - 1 workers */
     int format;         /* TENDO_BATCH_CSV or TENDO_BATCH_JSONL */
     int trace;          /* JSONL records carry the trace */
     tendo_opts eval;    /* as-of date */

@@ -381,7 +381,6 @@ struct tendo_batch {
     int stop;
     worker *w;               /* nw threads, or one inline worker when nw == 0 */
     int nw;
-    int may_steal;           /* a core is left for the reader to evaluate on */
     size_t block;            /* bytes read per block */
     /* writer */
     block *out_head, **out_tail;
@@ -632,9 +631,8 @@ static void write_block(tendo_batch *b, block *k)
     free_block(b, k);
 }
 
-/* Runs one queued block on the calling thread, so the reader works
- * instead of waiting when the workers are behind and fewer than the
- * cores (b->may_steal).  Called with mu held;
+/* Runs one queued block on the calling thread, so the reader evaluates
+ * instead of waiting when the workers are behind.  Called with mu held;
  * returns with it held.  0 when the queue was empty. */
 static int steal(tendo_batch *b)
 {
@@ -652,8 +650,9 @@ static int steal(tendo_batch *b)
 }
 
 /* Write finished blocks in order; with `all`, wait for every block, else
- * wait only while more than jobs + 2 blocks are in flight: enough to keep
- * every worker busy while the head block is written, and a bound on memory. */
+ * wait (or evaluate a queued block) only while more than workers + 2
+ * blocks are in flight: enough to keep every worker busy while the head
+ * block is written, and a bound on memory. */
 static void drain(tendo_batch *b, int all)
 {
     while (b->out_head) {
@@ -661,7 +660,7 @@ static void drain(tendo_batch *b, int all)
         if (b->nw) {
             pthread_mutex_lock(&b->mu);
             while (!k->done && (all || b->inflight > (size_t)b->nw + 2))
-                if (!b->may_steal || !steal(b))
+                if (!steal(b))
                     pthread_cond_wait(&b->finished, &b->mu);
             int done = k->done;
             pthread_mutex_unlock(&b->mu);
@@ -931,14 +930,13 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     b->st.t_start = now_s();
     arena_init(&b->seen.a);
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
-    b->nw = jobs == 1 ? 0 : jobs;
+    /* The calling thread reads, writes and evaluates too, so jobs threads
+     * evaluate in all: a block it cuts and then evaluates is still in its
+     * cache.  On the 20k bench file --jobs 2 took 6 to 8 % less time and
+     * 5 % less CPU than with two workers beside a reader that only read
+     * (medians of 25 alternating runs, twice; docs/performance.md). */
+    b->nw = jobs - 1;
     b->block = o->block_size ? o->block_size : BLOCK_SIZE;
-    /* With a worker on every core, a reader that also evaluated would be a
-     * third thread on two cores: on the 20k bench file, --jobs 2 kept 1.90
-     * rather than 1.69 CPUs busy without it and took 9% less time (medians
-     * of 15 alternating runs; see docs/performance.md). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    b->may_steal = cpus < 1 || b->nw < cpus;
     b->w = mem_calloc((size_t)b->nw + 1, sizeof *b->w); /* w[nw]: the calling thread */
     if (!b->w || pthread_mutex_init(&b->mu, NULL) != 0) {
         mem_free(b->w);

@@ -40,7 +40,7 @@ static const char help_text[] =
     "                    patients), a directory (every *.csv under it, in sorted\n"
     "                    path order) or - for standard input.  One record per\n"
     "                    patient, in input order, whatever the number of jobs.\n"
-    "      --jobs N      worker threads (default: the number of online CPUs)\n"
+    "      --jobs N      evaluating threads (default: the number of online CPUs)\n"
     "      --format F    csv (default) or jsonl (the eval JSON records)\n"
     "      --trace       jsonl: include the trace\n"
     "      -o FILE       write to FILE through a temporary file renamed at the\n"
