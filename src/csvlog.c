@@ -131,7 +131,6 @@ struct logr {
     int echo_ok;            /* echo_* describe row nrows - 1 of the patient being read */
     _Alignas(16) unsigned char echo_b[ECHO_BYTES]; /* its first bytes */
     uint64_t echo_pre;      /* the bytes before its last field */
-    uint64_t echo_commas;   /* its commas among them */
     uint64_t echo_seps;     /* its commas and quotes inside fields among them */
     uint64_t echo_id;       /* the patient id's bytes */
     uint64_t echo_open;     /* the bytes of fields open_field names */
@@ -1991,22 +1990,25 @@ static inline uint64_t echo_same(const echo_vec *a, const echo_vec *b)
 }
 
 /* Bit i set when byte i of v is one a plain record's fields cannot hold:
- * a comma, a quote, a newline or a NUL. */
-static inline unsigned specials16(__m128i v)
+ * a quote, a newline or a NUL, and with `comma` a comma. */
+static inline unsigned specials16(__m128i v, int comma)
 {
-    __m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+    __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+    if (comma)
+        x = _mm_or_si128(x, _mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
     return (unsigned)_mm_movemask_epi8(x);
 }
 
-/* The same for ECHO_BYTES bytes, from the 16-byte chunk `first` on. */
+/* The same, commas included, for ECHO_BYTES bytes from the 16-byte chunk
+ * `first` on. */
 static inline uint64_t echo_specials_from(const echo_vec *a, int first)
 {
     uint64_t m = 0;
 #pragma GCC unroll 4
     for (int i = 0; i < ECHO_BYTES / 16; i++)
         if (i >= first)
-            m |= (uint64_t)specials16(a->v[i]) << (16 * i);
+            m |= (uint64_t)specials16(a->v[i], 1) << (16 * i);
     return m;
 }
 
@@ -2045,13 +2047,14 @@ static inline uint64_t echo_commas_of(const echo_vec *e)
     return echo_same(e, &commas);
 }
 
-/* Learns where the fields before the last lie in the record loaded in e,
- * from its commas among its first len bytes.  0 when they do not fit (the
- * tables are then unusable: the caller clears echo_ok). */
-static int echo_layout(logr *r, const echo_vec *e, size_t len)
+/* Learns where the fields before the last lie in a record, from its
+ * commas and its separators (commas, quotes, newlines, NULs) among its
+ * first len bytes.  0 when they do not fit (the tables are then unusable:
+ * the caller clears echo_ok). */
+static int echo_layout(logr *r, uint64_t commas, uint64_t seps, size_t len)
 {
     size_t nsep = r->nhdr - 1, start = 0;
-    uint64_t m = echo_commas_of(e) & low_bits(len);
+    uint64_t m = commas & low_bits(len);
     r->echo_last = 0;
     r->echo_id = 0;
     r->echo_pp = 0;
@@ -2076,10 +2079,9 @@ static int echo_layout(logr *r, const echo_vec *e, size_t len)
     r->echo_last = start;
     r->echo_pre = low_bits(start);
     r->echo_pp_last = r->fplan[nsep].pp;
-    r->echo_commas = echo_commas_of(e) & r->echo_pre;
     /* Its commas, and any quote inside a field, which a plain record may
      * have (only a quote that opens a field makes it quoted). */
-    r->echo_seps = echo_specials(e) & r->echo_pre;
+    r->echo_seps = seps & r->echo_pre;
     return 1;
 }
 
@@ -2091,16 +2093,8 @@ static void echo_learn(logr *r)
     if (nsep == 0 || nsep >= ECHO_BYTES || r->id_pos == (int)nsep)
         return;
     echo_vec e = echo_load(r->rec_b);
-    uint64_t m = echo_commas_of(&e) & low_bits(r->rec_len);
     memcpy(r->echo_b, &e, sizeof e);
-    if (r->echo_last && (m & r->echo_pre) == r->echo_commas && (m & ~r->echo_pre) == 0) {
-        /* The layout learned last (the patient before, often): its fields
-         * have the same places, so only the record's bytes are new. */
-        r->echo_seps = echo_specials(&e) & r->echo_pre;
-        r->echo_ok = 1;
-        return;
-    }
-    r->echo_ok = echo_layout(r, &e, r->rec_len);
+    r->echo_ok = echo_layout(r, echo_commas_of(&e), echo_specials(&e), r->rec_len);
 }
 
 /* A record whose fields moved (a score of two digits after one of one):
@@ -2110,9 +2104,9 @@ static void echo_learn(logr *r)
  * when the tables were overwritten. */
 static int echo_relayout(logr *r, const echo_vec *e, uint64_t *diff)
 {
-    uint64_t old_id = r->echo_id, other = echo_specials(e) & ~echo_commas_of(e);
+    uint64_t old_id = r->echo_id, commas = echo_commas_of(e), seps = echo_specials(e), other = seps & ~commas;
     size_t end = other ? (size_t)__builtin_ctzll(other) : ECHO_BYTES;
-    if (!echo_layout(r, e, end) || r->echo_id != old_id) {
+    if (!echo_layout(r, commas, seps, end) || r->echo_id != old_id) {
         r->echo_ok = 0;
         return 0;
     }
@@ -2121,26 +2115,13 @@ static int echo_relayout(logr *r, const echo_vec *e, uint64_t *diff)
     return 1;
 }
 
-/* The offset of the first comma, quote, newline or NUL at or after s: a
- * last field longer than the first ECHO_BYTES bytes.  The buffer's zeroed
- * slack past its data stops the scan. */
-static size_t echo_tail(const char *s)
+/* The offset of the first quote, newline or NUL at or after s, and with
+ * `comma` of the first comma too.  The buffer's zeroed slack past its data
+ * stops the scan. */
+static size_t echo_scan(const char *s, int comma)
 {
     for (size_t i = 0;; i += 16) {
-        unsigned m = specials16(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
-        if (m)
-            return i + (size_t)__builtin_ctz(m);
-    }
-}
-
-/* The offset of the first quote, newline or NUL at or after s. */
-static size_t echo_quote_end(const char *s)
-{
-    const __m128i quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
-    for (size_t i = 0;; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i x = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero)));
-        unsigned m = (unsigned)_mm_movemask_epi8(x);
+        unsigned m = specials16(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), comma);
         if (m)
             return i + (size_t)__builtin_ctz(m);
     }
@@ -2160,7 +2141,7 @@ static inline size_t echo_end_of(const logr *r, const char *b, size_t at, size_t
     }
     if (b[sp] != '"' || sp != at || r->fplan[r->nhdr - 1].kind != FK_TEXT)
         return SIZE_MAX;
-    size_t q = at + 1 + echo_quote_end(b + at + 1), nl = q + 1;
+    size_t q = at + 1 + echo_scan(b + at + 1, 0), nl = q + 1;
     if (b[q] != '"')
         return SIZE_MAX;
     nl += b[nl] == '\r';
@@ -2220,7 +2201,7 @@ static int echo_run(logr *r, patient *p, diag_list *d)
         if (moved ? !echo_relayout(r, &e, &diff) : (diff & r->echo_open) && (diff & echo_specials(&e)))
             return 0;
         uint64_t tail = echo_specials_from(&e, (int)(r->echo_last / 16)) & ~r->echo_pre;
-        size_t sp = tail ? (size_t)__builtin_ctzll(tail) : echo_tail(b + ECHO_BYTES) + ECHO_BYTES, vs, ve;
+        size_t sp = tail ? (size_t)__builtin_ctzll(tail) : echo_scan(b + ECHO_BYTES, 1) + ECHO_BYTES, vs, ve;
         size_t nl = echo_end_of(r, b, r->echo_last, sp, &vs, &ve);
         size_t text_before = p->text_len;
         int ok = nl != SIZE_MAX && nl < r->end - r->pos ? echo_row(r, p, b, vs, ve, diff) : 0;
