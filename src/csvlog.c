@@ -1890,11 +1890,15 @@ static inline int same_text(const patient *p, size_t j, const char *s, size_t n)
     return p->known[j] == 1 && c->s.len == n && n > 0 && memcmp(p->text + c->s.off, s, n) == 0;
 }
 
+/* The record starts the next patient: another non-empty id, take_row's
+ * rule; its other fields are parsed when that patient is read. */
+enum { FIELDS_NEXT = 2 };
+
 /* Fields of the unsplit record into row `row`; the patient id's span is
- * returned in *id, and *id_same says it is row 0's id again.  0 declines
- * (a NUL byte, a field count that is off, a value that is not canonical),
- * -1 is out of memory. */
-static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
+ * returned in *id.  1 stored,
+ * FIELDS_NEXT, 0 declines (a NUL byte, a field count that is off, a value
+ * that is not canonical), -1 is out of memory. */
+static int fast_fields(logr *r, patient *p, size_t row, field *id)
 {
     size_t nc = p->ncols;
     cell *c = p->cells + row * nc;
@@ -1924,7 +1928,10 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
                  * no second comparison with the patient's id). */
                 c[j] = p->cells[j];
                 k[j] = 1;
-                *id_same = 1;
+            } else if ((int)h == r->id_pos && r->started && f > s && !same_id(r, p, *id) &&
+                       r->s->cols[j].type == COL_TEXT) {
+                ok = FIELDS_NEXT;
+                break;
             } else {
                 ok = fast_field(r, p, fc, s, (size_t)(f - s), c, k);
             }
@@ -1936,7 +1943,7 @@ static int fast_fields(logr *r, patient *p, size_t row, field *id, int *id_same)
         s = f + 1;
     }
     *e = keep;
-    for (size_t a = 0; a < r->nabsent && ok > 0; a++) {
+    for (size_t a = 0; a < r->nabsent && ok == 1; a++) {
         size_t j = r->absent[a];
         ok = fast_empty(r, p, j, &c[j], &k[j]);
     }
@@ -2236,39 +2243,21 @@ static int echo_run(logr *r, patient *p, diag_list *d)
 }
 #endif
 
-/* The next patient's first record, told by its id alone, as take_row
- * tells it (any record with another non-empty id starts the next
- * patient): it is parsed once, when that patient is read, not twice. */
-static int starts_next(const logr *r, const patient *p)
-{
-    if (!r->started || r->id_pos < 0 || r->s->cols[r->s->patient_col].type != COL_TEXT)
-        return 0;
-    char *s = r->rec_b, *e = s + r->rec_len;
-    for (int h = 0; h < r->id_pos; h++) {
-        char *c = memchr(s, ',', (size_t)(e - s));
-        if (!c)
-            return 0;
-        s = c + 1;
-    }
-    char *c = memchr(s, ',', (size_t)(e - s));
-    field id = { s, (size_t)((c ? c : e) - s) };
-    return id.n > 0 && !same_id(r, p, id);
-}
-
 static int fast_take(logr *r, patient *p, diag_list *d)
 {
-    if (starts_next(r, p))
-        return TAKE_NEXT;
     if (r->perr || r->prows + 1 > LOG_MAX_ROWS)
         return FAST_DECLINED;
     size_t row = p->nrows, text_before = p->text_len;
     if (!reserve_rows(p, row + 1))
         return TAKE_FATAL;
     field id = { NULL, 0 };
-    int id_same = 0;
-    int ok = fast_fields(r, p, row, &id, &id_same);
+    int ok = fast_fields(r, p, row, &id);
     if (ok < 0)
         return TAKE_FATAL;
+    if (ok == FIELDS_NEXT) {
+        p->text_len = text_before;
+        return TAKE_NEXT;
+    }
     if (ok == 0 || (r->id_pos >= 0 && (id.n == 0 || id.n > LOG_MAX_ID ||
                                        r->s->cols[r->s->patient_col].type != COL_TEXT))) {
         p->text_len = text_before;
@@ -2280,9 +2269,6 @@ static int fast_take(logr *r, patient *p, diag_list *d)
     } else if (!r->started) {
         if (!start_patient(r, p, d, id.p, id.n, 1))
             return TAKE_FATAL;
-    } else if (!id_same && !same_id(r, p, id)) {
-        p->text_len = text_before; /* the row belongs to the next patient */
-        return TAKE_NEXT;
     }
     r->prows++;
     p->line[row] = r->rec_line;
