@@ -1659,12 +1659,12 @@ enum { FAST_DECLINED = -1 };
 /* A date in another month than the last one read: parsed in full. */
 static __attribute__((noinline)) int fast_new_month(logr *r, const char *s, size_t n, int32_t *out)
 {
-    if (!date_parse(s, n, out))
+    unsigned days;
+    if (!date_parse_month(s, n, out, &days))
         return 0;
+    r->ym_days = days;
     memcpy(r->ym, s, 8);
     r->ym_base = *out - (int32_t)((s[8] - '0') * 10 + (s[9] - '0'));
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    r->ym_days = date_month_days(y, (unsigned)((s[5] - '0') * 10 + (s[6] - '0')));
     return 1;
 }
 

@@ -11,7 +11,7 @@ static int is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-unsigned date_month_days(int y, unsigned m)
+static unsigned date_month_days(int y, unsigned m)
 {
     static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
@@ -37,6 +37,12 @@ static int two_digits(const char *s)
 
 int date_parse(const char *s, size_t n, int32_t *out)
 {
+    unsigned days;
+    return date_parse_month(s, n, out, &days);
+}
+
+int date_parse_month(const char *s, size_t n, int32_t *out, unsigned *month_days)
+{
     if (n != 10 || s[4] != '-' || s[7] != '-')
         return 0;
     int hi = two_digits(s), lo = two_digits(s + 2);
@@ -47,6 +53,7 @@ int date_parse(const char *s, size_t n, int32_t *out)
     if (y < 1 || (unsigned)d > date_month_days(y, (unsigned)m))
         return 0;
     *out = date_from_ymd(y, (unsigned)m, (unsigned)d);
+    *month_days = date_month_days(y, (unsigned)m);
     return 1;
 }
 

@@ -11,8 +11,10 @@
 int date_parse(const char *s, size_t n, int32_t *out);
 /* Writes "YYYY-MM-DD" and a NUL into buf (11 bytes). */
 void date_format(int32_t day, char buf[11]);
+/* date_parse, also giving the number of days in the date's month (set
+ * only when the date is valid). */
+int date_parse_month(const char *s, size_t n, int32_t *out, unsigned *month_days);
 int32_t date_from_ymd(int y, unsigned m, unsigned d);
-unsigned date_month_days(int y, unsigned m);   /* m in 1..12 */
 
 /* Day numbers of 0001-01-01 and 9999-12-31. */
 enum { DATE_MIN_DAY = -719162, DATE_MAX_DAY = 2932896 };
