@@ -675,19 +675,23 @@ static void drain(tendo_batch *b, int all)
     }
 }
 
-/* Queues k for the workers, or without workers reads it now and returns
- * the line after it. */
-static unsigned long submit(tendo_batch *b, block *k)
+/* Without workers: reads k now, writes it, and returns the line after it,
+ * as its reader counted. */
+static unsigned long run_now(tendo_batch *b, block *k)
 {
     k->fc->blocks_left++;
-    if (b->nw == 0) {
-        run_block(b, &b->w[b->nw], k);
-        /* Not read (out of memory before its reader started): the buffer is
-         * as it came. */
-        unsigned long end = k->end_line ? k->end_line : k->first_line + count_lines(k->buf, k->len);
-        write_block(b, k);
-        return end;
-    }
+    run_block(b, &b->w[0], k);
+    /* Not read (out of memory before its reader started): the buffer is as
+     * it came. */
+    unsigned long end = k->end_line ? k->end_line : k->first_line + count_lines(k->buf, k->len);
+    write_block(b, k);
+    return end;
+}
+
+/* Queues k for the workers and writes what is finished. */
+static void submit(tendo_batch *b, block *k)
+{
+    k->fc->blocks_left++;
     k->next_out = NULL;
     *b->out_tail = k;
     b->out_tail = &k->next_out;
@@ -699,7 +703,6 @@ static unsigned long submit(tendo_batch *b, block *k)
     pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->mu);
     drain(b, 0);
-    return 0;
 }
 
 static block *new_block(file_ctx *fc)
@@ -772,16 +775,17 @@ static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
     k->len = cut;
     k->first_line = f->line;
     k->split_tail = split;
-    /* Workers start on the block's first line; one block at a time, its
-     * reader counts the lines as it goes. */
-    if (b->nw)
-        f->line += count_lines(f->buf, cut);
     f->buf = nb;
     f->len = rest;
     f->cap = ncap;
-    unsigned long end = submit(b, k);
-    if (!b->nw)
-        f->line = end;
+    /* A worker may start on the next block before this one is read, so
+     * its lines are counted here; read at once, its reader counts them. */
+    if (b->nw) {
+        f->line += count_lines(k->buf, cut);
+        submit(b, k);
+    } else {
+        f->line = run_now(b, k);
+    }
     return 1;
 }
 

@@ -36,7 +36,8 @@ enum {
     LOG_MAX_PATIENT_ERRORS = 10, /* diagnostics for one bad patient */
     LOG_BUF_INIT = 256 * 1024,   /* read buffer; doubles while a record does not fit */
     /* LOG_SLACK (csvlog.h): bytes kept readable past the data, so the fast
-     * path can compare 16 bytes at a time without a bounds test. */
+     * path and the echo can load 16 and 64 bytes at a time without a
+     * bounds test. */
     LOG_SHOW = 60,               /* bytes of a value quoted in a message */
     SHOW_BUF = LOG_SHOW * 2 + 4, /* every byte may be escaped, then "..." */
     LOG_MSG = 1024
@@ -312,7 +313,7 @@ static int refill(logr *r, diag_list *d)
     if (n == 0)
         r->eof = 1;
     r->end += (size_t)n;
-    memset(r->buf + r->end, 0, LOG_SLACK); /* defined bytes for 16-byte scans */
+    memset(r->buf + r->end, 0, LOG_SLACK); /* defined bytes for the wide loads; a NUL ends scans */
     return 1;
 }
 

@@ -12,7 +12,8 @@
 
 typedef struct logr logr;
 
-/* Readable bytes a buffer keeps after its data (see logr_set_block). */
+/* Readable bytes a buffer keeps after its data (see logr_set_block): the
+ * reader loads up to 64 bytes from a record's start. */
 enum { LOG_SLACK = 64 };
 
 /* Bytes of a patient id; a longer id is an error, and two ids are the same
