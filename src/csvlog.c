@@ -140,7 +140,7 @@ struct logr {
     uint64_t echo_fmask[ECHO_BYTES];      /* the bytes of each field before the last and its comma */
     unsigned char echo_start[ECHO_BYTES]; /* where each of them starts ... */
     unsigned char echo_end[ECHO_BYTES];   /* ... and ends (its comma) */
-    size_t echo_last;       /* where its last field starts; 0: no layout learned */
+    size_t echo_last;       /* where its last field starts */
 
     /* the patient being read */
     int started, id_long;
@@ -2063,7 +2063,6 @@ static int echo_layout(logr *r, uint64_t commas, uint64_t seps, size_t len)
 {
     size_t nsep = r->nhdr - 1, start = 0;
     uint64_t m = commas & low_bits(len);
-    r->echo_last = 0;
     r->echo_id = 0;
     r->echo_pp = 0;
     r->echo_open = 0;
