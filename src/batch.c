@@ -1,15 +1,20 @@
 /* batch.c — evaluating whole cohorts: streamed, parallel, in input order.
  *
  * One log file flows through three roles:
- *   - the reader (calling thread) reads large blocks and cuts each at the
- *     last patient boundary, so a block holds whole patients only; the rest
- *     is carried into the next block.  Memory is bounded by the block size
- *     and the largest patient, never by the file.
- *   - workers parse, validate and evaluate a block's patients and render
- *     them into the block's own output buffer, with the block's diagnostics.
- *   - the writer (the calling thread again) emits finished blocks strictly
- *     in input order, so the output is byte-identical for any --jobs.
- * With jobs = 1 the calling thread does all three, on the same code path. */
+ *   - cutting: a thread reads the next large block of the file and cuts it
+ *     at the last patient boundary, so a block holds whole patients only;
+ *     the rest is carried into the next block.  Memory is bounded by the
+ *     block size and the largest patient, never by the file.
+ *   - running: the thread that cut a block parses, validates and evaluates
+ *     its patients and renders them into the block's own output buffer,
+ *     with the block's diagnostics.  The block is still in that thread's
+ *     cache; a block the calling thread cuts while a worker is idle is
+ *     handed to the worker instead (many small files: one block each).
+ *   - the writer (the calling thread) emits finished blocks strictly in
+ *     the order they were cut, which is input order, so the output is
+ *     byte-identical for any --jobs.
+ * Every thread cuts from the same file in turn, under feed_mu.  With
+ * jobs = 1 the calling thread does all three, on the same code path. */
 #define _GNU_SOURCE /* memrchr */
 #include "tendo.h"
 #include "decision.h"
@@ -28,7 +33,8 @@
 #include <unistd.h>
 
 enum {
-    BLOCK_SIZE = 512 << 10,       /* bytes read per block: small enough to bound memory, large enough to amortise */
+    BLOCK_SIZE = 256 << 10,       /* bytes read per block: a block and its reader's work fit in a core's
+                                     L2 cache (3 % faster than 512 KiB on the bench file) */
     BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
     BUFFER_GRAIN = 64 << 10,      /* block buffers are sized in these steps, see take_buffer */
     MAX_JOBS = 256
@@ -39,8 +45,7 @@ typedef struct file_ctx {
     logr *hdr;
     char *path;
     unsigned long seq;        /* unique per file, never reused */
-    size_t blocks_left;       /* blocks not yet written; freed at 0 */
-    int reader_done;
+    size_t blocks_left;       /* blocks not yet written, and the feeding thread's hold; freed at 0 */
 } file_ctx;
 
 typedef struct blk_patient {
@@ -80,6 +85,10 @@ typedef struct worker {
     logr *lr;
     unsigned long lr_seq;    /* file whose header lr borrows */
     int started;
+    /* The buffer of the block this thread ran last, still in its cache:
+     * the next block it cuts is read into it (see cut_next). */
+    char *spare;
+    size_t spare_cap;
 } worker;
 
 
@@ -369,29 +378,48 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
     return 0;
 }
 
+/* The file being cut: its descriptor, the bytes read but not yet cut, and
+ * where they start.  Guarded by the batch's feed_mu. */
+typedef struct feed {
+    file_ctx *fc;
+    int fd, eof, id_pos;
+    char *buf;
+    size_t len, cap;
+    size_t want;             /* the window to cut in */
+    unsigned long line;      /* of buf[0] */
+    int done;                /* no more blocks: the end, or err */
+    int err;                 /* errno that ended the file early, or 0 */
+} feed;
+
 struct tendo_batch {
     const tendo_program *p;
     tendo_batch_opts o;
     FILE *out, *err;
     tendo_batch_stats st;
-    /* pool */
-    pthread_mutex_t mu;
+    /* pool: mu guards the queue, the write order and the counts below;
+     * feed_mu the file being cut.  Lock order: feed_mu, then mu. */
+    pthread_mutex_t mu, feed_mu;
     pthread_cond_t work, finished;
     block *queue_head, **queue_tail;
     int stop;
-    worker *w;               /* nw threads, or one inline worker when nw == 0 */
+    int idle;                /* workers waiting for work */
+    worker *w;               /* nw threads, then w[nw]: the calling thread */
     int nw;
     size_t block;            /* bytes read per block */
-    /* writer */
+    feed *src;               /* the file workers may cut from, or NULL */
+    int src_more;            /* src has blocks left (read under mu) */
+    spans sp;                /* find_cut's scratch, under feed_mu */
+    /* writer order: every block cut, oldest first */
     block *out_head, **out_tail;
     size_t inflight;
-    id_set seen;             /* per file: reset when a file starts */
+    /* the writer's own (the calling thread's) */
+    id_set seen;             /* per file: reset when a file's first block is written */
+    unsigned long seen_seq;  /* the file seen belongs to */
     char *prev_split_id;
     unsigned long next_seq;
-    spans sp;
     int write_failed;
     /* Block buffers come back here: reusing them avoids faulting in fresh
-     * pages for every megabyte read.  Reader and writer share one thread. */
+     * pages for every megabyte read.  Under mu. */
     struct { char *p; size_t cap; } spare[16];
     int nspare;
 };
@@ -404,29 +432,34 @@ struct tendo_batch {
 static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
 {
     need = (need + BUFFER_GRAIN - 1) / BUFFER_GRAIN * BUFFER_GRAIN;
+    pthread_mutex_lock(&b->mu);
     for (int i = 0; i < b->nspare; i++) {
         if (b->spare[i].cap >= need) {
             char *p = b->spare[i].p;
             *cap = b->spare[i].cap;
             b->spare[i] = b->spare[--b->nspare];
+            pthread_mutex_unlock(&b->mu);
             return p;
         }
     }
+    pthread_mutex_unlock(&b->mu);
     *cap = need;
     return mem_alloc(need);
 }
 
 static void give_buffer(tendo_batch *b, char *p, size_t cap)
 {
+    pthread_mutex_lock(&b->mu);
     if (p && b->nspare < (int)(sizeof b->spare / sizeof b->spare[0])) {
         b->spare[b->nspare].p = p;
         b->spare[b->nspare++].cap = cap;
-    } else {
-        mem_free(p);
+        p = NULL;
     }
+    pthread_mutex_unlock(&b->mu);
+    mem_free(p);
 }
 
-/* ---- evaluating a block ------------------------------------------------- */
+/* ---- running a block ------------------------------------------------------ */
 
 static blk_patient *add_patient(block *k)
 {
@@ -513,25 +546,60 @@ static void run_block(tendo_batch *b, worker *w, block *k)
         k->oom = 1;
 }
 
+/* A block's bytes are not needed once it has run (ids and messages are
+ * copied): its buffer becomes w's spare. */
+static void keep_buffer(tendo_batch *b, worker *w, block *k)
+{
+    if (!k->buf)
+        return;
+    give_buffer(b, w->spare, w->spare_cap);
+    w->spare = k->buf;
+    w->spare_cap = k->cap;
+    k->buf = NULL;
+}
+
+/* Runs k on thread w, then tells the writer.  Called with mu held;
+ * returns with it held. */
+static void run_locked(tendo_batch *b, worker *w, block *k)
+{
+    pthread_mutex_unlock(&b->mu);
+    run_block(b, w, k);
+    keep_buffer(b, w, k);
+    pthread_mutex_lock(&b->mu);
+    k->done = 1;
+    pthread_cond_broadcast(&b->finished);
+}
+
+static block *cut_shared(tendo_batch *b, worker *w);
+
+/* A worker runs queued blocks, else cuts its own from the file being fed
+ * while the writer is not too far behind (see drain). */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     tendo_batch *b = w->b;
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (!b->queue_head && !b->stop)
-            pthread_cond_wait(&b->work, &b->mu);
-        if (!b->queue_head)
-            break;
         block *k = b->queue_head;
-        b->queue_head = k->next_q;
-        if (!b->queue_head)
-            b->queue_tail = &b->queue_head;
-        pthread_mutex_unlock(&b->mu);
-        run_block(b, w, k);
-        pthread_mutex_lock(&b->mu);
-        k->done = 1;
-        pthread_cond_broadcast(&b->finished);
+        if (k) {
+            b->queue_head = k->next_q;
+            if (!b->queue_head)
+                b->queue_tail = &b->queue_head;
+        } else if (b->src_more && b->inflight <= (size_t)b->nw + 2) {
+            pthread_mutex_unlock(&b->mu);
+            k = cut_shared(b, w);
+            pthread_mutex_lock(&b->mu);
+            if (!k)
+                continue;
+        } else if (b->stop) {
+            break;
+        } else {
+            b->idle++;
+            pthread_cond_wait(&b->work, &b->mu);
+            b->idle--;
+            continue;
+        }
+        run_locked(b, w, k);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -556,9 +624,14 @@ static void progress(tendo_batch *b)
     fflush(b->o.progress);
 }
 
-static void release_file(file_ctx *fc)
+/* Drops one hold on fc: a block not yet written, or the feeding thread's;
+ * the last frees it. */
+static void release_file(tendo_batch *b, file_ctx *fc)
 {
-    if (--fc->blocks_left > 0 || !fc->reader_done)
+    pthread_mutex_lock(&b->mu);
+    int last = --fc->blocks_left == 0;
+    pthread_mutex_unlock(&b->mu);
+    if (!last)
         return;
     logr_close(fc->hdr);
     mem_free(fc->path);
@@ -575,7 +648,7 @@ static void free_block(tendo_batch *b, block *k)
     file_ctx *fc = k->fc;
     mem_free(k);
     if (fc)
-        release_file(fc);
+        release_file(b, fc);
 }
 
 /* Every patient's id is recorded, good or bad, as the whole-file reader
@@ -616,6 +689,13 @@ static void emit_patient(tendo_batch *b, block *k, blk_patient *bp)
 
 static void write_block(tendo_batch *b, block *k)
 {
+    if (k->fc->seq != b->seen_seq) {
+        /* A new file: its patients may repeat ids of another file's. */
+        id_free(&b->seen);
+        mem_free(b->prev_split_id);
+        b->prev_split_id = NULL;
+        b->seen_seq = k->fc->seq;
+    }
     diag_print(&k->diags, b->err);
     if (k->oom)
         fprintf(b->err, "%s:%lu: error: out of memory in this part of the log: its patients were skipped\n",
@@ -631,9 +711,9 @@ static void write_block(tendo_batch *b, block *k)
     free_block(b, k);
 }
 
-/* Runs one queued block on the calling thread, so the reader evaluates
- * instead of waiting when the workers are behind.  Called with mu held;
- * returns with it held.  0 when the queue was empty. */
+/* Runs one queued block on the calling thread, so it evaluates instead of
+ * waiting when the workers are behind.  Called with mu held; returns with
+ * it held.  0 when the queue was empty. */
 static int steal(tendo_batch *b)
 {
     block *k = b->queue_head;
@@ -642,67 +722,46 @@ static int steal(tendo_batch *b)
     b->queue_head = k->next_q;
     if (!b->queue_head)
         b->queue_tail = &b->queue_head;
-    pthread_mutex_unlock(&b->mu);
-    run_block(b, &b->w[b->nw], k);
-    pthread_mutex_lock(&b->mu);
-    k->done = 1;
+    run_locked(b, &b->w[b->nw], k);
     return 1;
 }
 
-/* Write finished blocks in order; with `all`, wait for every block, else
- * wait (or evaluate a queued block) only while more than workers + 2
+/* Writes finished blocks in order; with `all`, waits for every block, else
+ * waits (or evaluates a queued block) only while more than workers + 2
  * blocks are in flight: enough to keep every worker busy while the head
- * block is written, and a bound on memory. */
+ * block is written, and a bound on memory.  Workers stop cutting at that
+ * bound too, and are woken when blocks are written. */
 static void drain(tendo_batch *b, int all)
 {
+    pthread_mutex_lock(&b->mu);
     while (b->out_head) {
         block *k = b->out_head;
-        if (b->nw) {
-            pthread_mutex_lock(&b->mu);
-            while (!k->done && (all || b->inflight > (size_t)b->nw + 2))
-                if (!steal(b))
-                    pthread_cond_wait(&b->finished, &b->mu);
-            int done = k->done;
-            pthread_mutex_unlock(&b->mu);
-            if (!done)
-                return;
-        }
+        while (!k->done && (all || b->inflight > (size_t)b->nw + 2))
+            if (!steal(b))
+                pthread_cond_wait(&b->finished, &b->mu);
+        if (!k->done)
+            break;
         b->out_head = k->next_out;
         if (!b->out_head)
             b->out_tail = &b->out_head;
         b->inflight--;
+        if (b->idle && b->src_more)
+            pthread_cond_signal(&b->work);
+        pthread_mutex_unlock(&b->mu);
         write_block(b, k);
+        pthread_mutex_lock(&b->mu);
     }
+    pthread_mutex_unlock(&b->mu);
 }
 
-/* Without workers: reads k now, writes it, and returns the line after it,
- * as its reader counted. */
-static unsigned long run_now(tendo_batch *b, block *k)
-{
-    k->fc->blocks_left++;
-    run_block(b, &b->w[0], k);
-    /* Not read (out of memory before its reader started): the buffer is as
-     * it came. */
-    unsigned long end = k->end_line ? k->end_line : k->first_line + count_lines(k->buf, k->len);
-    write_block(b, k);
-    return end;
-}
-
-/* Queues k for the workers and writes what is finished. */
-static void submit(tendo_batch *b, block *k)
+/* Appends k to the write order.  Called with mu held. */
+static void add_out(tendo_batch *b, block *k)
 {
     k->fc->blocks_left++;
     k->next_out = NULL;
     *b->out_tail = k;
     b->out_tail = &k->next_out;
     b->inflight++;
-    pthread_mutex_lock(&b->mu);
-    k->next_q = NULL;
-    *b->queue_tail = k;
-    b->queue_tail = &k->next_q;
-    pthread_cond_signal(&b->work);
-    pthread_mutex_unlock(&b->mu);
-    drain(b, 0);
 }
 
 static block *new_block(file_ctx *fc)
@@ -716,7 +775,7 @@ static block *new_block(file_ctx *fc)
     return k;
 }
 
-/* ---- the reader ----------------------------------------------------------- */
+/* ---- cutting a file into blocks ------------------------------------------ */
 
 /* Read until `want` more bytes are buffered or the file ends. */
 static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *eof, int *err)
@@ -748,16 +807,9 @@ static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *
     return 1;
 }
 
-typedef struct feed {
-    file_ctx *fc;
-    int fd, eof, id_pos;
-    char *buf;
-    size_t len, cap;
-    unsigned long line;
-} feed;
-
-/* Hand [0, cut) to the workers and keep the rest for the next block. */
-static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
+/* [0, cut) of f's buffer as a block; the rest is carried into a fresh
+ * buffer.  NULL (f->err set) when out of memory. */
+static block *cut_at(tendo_batch *b, feed *f, size_t cut, int split)
 {
     block *k = new_block(f->fc);
     size_t rest = f->len - cut;
@@ -766,7 +818,8 @@ static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
     if (!k || !nb) {
         mem_free(k);
         mem_free(nb);
-        return 0;
+        f->err = ENOMEM;
+        return NULL;
     }
     memcpy(nb, f->buf + cut, rest);
     memset(nb + rest, 0, LOG_SLACK);
@@ -778,53 +831,141 @@ static int hand_over(tendo_batch *b, feed *f, size_t cut, int split)
     f->buf = nb;
     f->len = rest;
     f->cap = ncap;
-    /* A worker may start on the next block before this one is read, so
-     * its lines are counted here; read at once, its reader counts them. */
-    if (b->nw) {
-        f->line += count_lines(k->buf, cut);
-        submit(b, k);
-    } else {
-        f->line = run_now(b, k);
-    }
-    return 1;
+    return k;
 }
 
-/* Cuts the file into blocks of at most b->block bytes, each ending at a
- * patient boundary; only a patient larger than a block makes one larger.
- * The window, not the buffer, bounds a block: the header reader may have
- * read far ahead already (a whole small file). */
-static int feed_file(tendo_batch *b, feed *f)
+/* The bytes carried from the last cut move into w's spare before more are
+ * read: a buffer w has just run is still in its cache, so the read's copy
+ * and the cut's scan hit it (on the 20k bench file --jobs 2 spent a third
+ * longer reading into whichever pool buffer came next). */
+static void hot_buffer(feed *f, worker *w)
 {
-    int err = 0;
-    size_t want = b->block; /* the window to cut in */
-    for (;;) {
-        if (!f->eof && f->len < want &&
-            !fill(f->fd, &f->buf, &f->len, &f->cap, want - f->len, &f->eof, &err))
-            break;
-        if (f->eof && f->len <= want) {
-            if (f->len)
-                return hand_over(b, f, f->len, 0) ? 0 : ENOMEM;
-            return 0;
+    if (!w->spare || w->spare_cap < f->len + f->want + LOG_SLACK)
+        return;
+    memcpy(w->spare, f->buf, f->len);
+    char *p = f->buf;
+    size_t cap = f->cap;
+    f->buf = w->spare;
+    f->cap = w->spare_cap;
+    w->spare = p;
+    w->spare_cap = cap;
+}
+
+/* The next block of f: at most b->block bytes ending at a patient
+ * boundary; only a patient larger than a block makes one larger.  The
+ * window, not the buffer, bounds a block: the header reader may have read
+ * far ahead already (a whole small file).  NULL when the file is done, at
+ * its end or on an error (f->err). */
+static block *cut_next(tendo_batch *b, feed *f, worker *w)
+{
+    block *k = NULL;
+    while (!f->done && !k) {
+        if (!f->eof && f->len < f->want) {
+            hot_buffer(f, w);
+            if (!fill(f->fd, &f->buf, &f->len, &f->cap, f->want - f->len, &f->eof, &f->err))
+                break;
+        }
+        if (f->eof && f->len <= f->want) {
+            f->done = 1;
+            return f->len ? cut_at(b, f, f->len, 0) : NULL;
         }
         int oom = 0;
-        size_t cut = find_cut(f->buf, want, f->id_pos, &b->sp, &oom);
-        if (oom)
-            return ENOMEM;
+        size_t cut = find_cut(f->buf, f->want, f->id_pos, &b->sp, &oom);
+        if (oom) {
+            f->err = ENOMEM;
+            break;
+        }
         if (cut > 0) {
-            if (!hand_over(b, f, cut, 0))
-                return ENOMEM;
-            want = b->block;
-        } else if (want >= BLOCK_MAX) {
+            k = cut_at(b, f, cut, 0);
+            f->want = b->block;
+        } else if (f->want >= BLOCK_MAX) {
             /* One patient larger than any block: cut at a record boundary
              * and let the writer report it. */
-            const char *nl = memrchr(f->buf, '\n', want);
-            if (!nl || !hand_over(b, f, (size_t)(nl - f->buf) + 1, 1))
-                return ENOMEM;
+            const char *nl = memrchr(f->buf, '\n', f->want);
+            if (!nl) {
+                f->err = ENOMEM;
+                break;
+            }
+            k = cut_at(b, f, (size_t)(nl - f->buf) + 1, 1);
         } else {
-            want *= 2; /* no boundary in the window yet: look at twice as much */
+            f->want *= 2; /* no boundary in the window yet: look at twice as much */
         }
+        if (!k && f->err)
+            break;
     }
-    return err;
+    if (!k)
+        f->done = 1;
+    return k;
+}
+
+/* Cuts the next block of the file being fed, in write order.  A block may
+ * be run before the one before it, so its first line is counted here.
+ * NULL when the file is done.  Called without mu. */
+static block *cut_shared(tendo_batch *b, worker *w)
+{
+    pthread_mutex_lock(&b->feed_mu);
+    feed *f = b->src;
+    block *k = f ? cut_next(b, f, w) : NULL;
+    if (k)
+        f->line += count_lines(k->buf, k->len);
+    pthread_mutex_lock(&b->mu);
+    if (k)
+        add_out(b, k);
+    else
+        b->src_more = 0;
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->feed_mu);
+    return k;
+}
+
+/* jobs 1: each block is run and written as soon as it is cut, and its
+ * reader tells the line where the next one starts. */
+static void feed_alone(tendo_batch *b, feed *f)
+{
+    block *k;
+    worker *w = &b->w[0];
+    while ((k = cut_next(b, f, w))) {
+        k->fc->blocks_left++;
+        run_block(b, w, k);
+        /* Not read (out of memory before its reader started): the buffer
+         * is as it came. */
+        f->line = k->end_line ? k->end_line : k->first_line + count_lines(k->buf, k->len);
+        keep_buffer(b, w, k);
+        write_block(b, k);
+    }
+}
+
+/* With workers: the calling thread cuts and runs blocks like them, but
+ * hands a block to an idle worker instead, and writes between blocks. */
+static void feed_shared(tendo_batch *b, feed *f)
+{
+    pthread_mutex_lock(&b->feed_mu);
+    pthread_mutex_lock(&b->mu);
+    b->src = f;
+    b->src_more = 1;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->feed_mu);
+    block *k;
+    while ((k = cut_shared(b, &b->w[b->nw]))) {
+        pthread_mutex_lock(&b->mu);
+        if (b->idle) {
+            k->next_q = NULL;
+            *b->queue_tail = k;
+            b->queue_tail = &k->next_q;
+            pthread_cond_signal(&b->work);
+        } else {
+            run_locked(b, &b->w[b->nw], k);
+        }
+        pthread_mutex_unlock(&b->mu);
+        drain(b, 0);
+    }
+    pthread_mutex_lock(&b->feed_mu);
+    pthread_mutex_lock(&b->mu);
+    b->src = NULL;
+    b->src_more = 0;
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->feed_mu);
 }
 
 /* A block that carries only diagnostics, so file-level errors appear in
@@ -841,17 +982,15 @@ static void report_file(tendo_batch *b, file_ctx *fc, diag_list *d)
     *d = tmp;
     pthread_mutex_lock(&b->mu);
     k->done = 1;
+    if (b->nw)
+        add_out(b, k);
+    else
+        fc->blocks_left++;
     pthread_mutex_unlock(&b->mu);
-    fc->blocks_left++;
-    if (b->nw == 0) {
+    if (b->nw)
+        drain(b, 0);
+    else
         write_block(b, k);
-        return;
-    }
-    k->next_out = NULL;
-    *b->out_tail = k;
-    b->out_tail = &k->next_out;
-    b->inflight++;
-    drain(b, 0);
 }
 
 int tendo_batch_add(tendo_batch *b, const char *path)
@@ -867,23 +1006,22 @@ int tendo_batch_add(tendo_batch *b, const char *path)
     }
     fc->path = pc;
     fc->seq = ++b->next_seq;
+    fc->blocks_left = 1; /* this thread's hold, while it feeds and reports */
     b->st.files++;
-    /* A new file: its patients may repeat ids of another file's. */
-    drain(b, 1);
-    id_free(&b->seen);
-    mem_free(b->prev_split_id);
-    b->prev_split_id = NULL;
 
     diag_list d;
     diag_init(&d);
     fc->hdr = logr_open(&b->p->sch, fc->path, &d);
-    feed f = { .fc = fc, .fd = -1 };
+    feed f = { .fc = fc, .fd = -1, .want = b->block };
     int rc = 0;
     if (fc->hdr && logr_take_rest(fc->hdr, &f.buf, &f.len, &f.cap, &f.fd, &f.eof, &f.line)) {
         f.id_pos = logr_id_pos(fc->hdr);
-        int e = feed_file(b, &f);
-        if (e) {
-            diag_data(&d, fc->path, f.line, "%s", e == ENOMEM ? "out of memory" : strerror(e));
+        if (b->nw)
+            feed_shared(b, &f);
+        else
+            feed_alone(b, &f);
+        if (f.err) {
+            diag_data(&d, fc->path, f.line, "%s", f.err == ENOMEM ? "out of memory" : strerror(f.err));
             rc = -1;
         }
     } else {
@@ -894,12 +1032,10 @@ int tendo_batch_add(tendo_batch *b, const char *path)
     mem_free(f.buf);
     if (rc)
         b->st.files_failed++;
-    fc->reader_done = 1;
-    fc->blocks_left++; /* held while reporting */
     if (d.n || d.nerrors)
         report_file(b, fc, &d);
     diag_free(&d);
-    release_file(fc);
+    release_file(b, fc);
     return rc;
 }
 
@@ -915,6 +1051,7 @@ static int start_worker(tendo_batch *b, worker *w)
 
 static void end_worker(worker *w)
 {
+    mem_free(w->spare);
     tendo_eval_free(w->ev);
     patient_free(&w->pt);
     logr_close(w->lr);
@@ -934,11 +1071,9 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     b->st.t_start = now_s();
     arena_init(&b->seen.a);
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
-    /* The calling thread reads, writes and evaluates too, so jobs threads
-     * evaluate in all: a block it cuts and then evaluates is still in its
-     * cache.  On the 20k bench file --jobs 2 took 6 to 8 % less time and
-     * 5 % less CPU than with two workers beside a reader that only read
-     * (medians of 25 alternating runs, twice; docs/performance.md). */
+    /* The calling thread cuts, evaluates and writes too, so jobs threads
+     * evaluate in all, and each evaluates the blocks it cut while they are
+     * still in its cache (docs/performance.md). */
     b->nw = jobs - 1;
     b->block = o->block_size ? o->block_size : BLOCK_SIZE;
     b->w = mem_calloc((size_t)b->nw + 1, sizeof *b->w); /* w[nw]: the calling thread */
@@ -947,6 +1082,7 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
         mem_free(b);
         return NULL;
     }
+    pthread_mutex_init(&b->feed_mu, NULL);
     pthread_cond_init(&b->work, NULL);
     pthread_cond_init(&b->finished, NULL);
     int ok = 1;
@@ -996,6 +1132,7 @@ void tendo_batch_free(tendo_batch *b)
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->finished);
     pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->feed_mu);
     id_free(&b->seen);
     mem_free(b->prev_split_id);
     mem_free(b->sp.v);
