@@ -97,6 +97,26 @@ static int side_row(char *line, size_t cap, int i, const char *date, uint32_t *s
                     by[next_rand(s) % 3], next_rand(s) % 11, notes[next_rand(s) % 7]);
 }
 
+/* Row i of digits.rules: one-byte values in and just out of each
+ * column's range ('/' and ':' border the digits), now and then two bytes
+ * or none, so the echo's byte test (csvlog.c, echo_digit) must agree
+ * with the parsers at every border. */
+static int digit_row(char *line, size_t cap, int i, const char *date, uint32_t *s)
+{
+    static const char *const level[] = { "2", "7", "4", "5", "3", "6", "1", "8", "0", "9", "/", ":", "10", "" };
+    static const char *const swollen[] = { "0", "1", "1", "0", "2", "/", ":", "yes", "" };
+    static const char *const kg[] = { "1", "9", "5", "3", "0", "/", ":", "0.5", "12" };
+    static const char *const big[] = { "", "", "15", "9", "1", "0", ":" };
+    static const char *const low[] = { "", "0", "3", "2", "4", "9", "-1", "/" };
+    static const char *const anyv[] = { "", "0", "9", "5", ":", "/", "12" };
+    /* Mostly the first values (in range), so that most rows are read as
+     * changes to the row before them. */
+#define PICK(v) v[next_rand(s) % 4 ? next_rand(s) % 4 : next_rand(s) % (sizeof v / sizeof v[0])]
+    return snprintf(line, cap, "p%d,%s,one,%s,%s,%s,%s,%s,%s,%s\n", 1 + i / 7, date, PICK(level), PICK(swollen),
+                    PICK(kg), PICK(big), PICK(low), PICK(anyv), next_rand(s) % 8 ? "" : "x");
+#undef PICK
+}
+
 /* A log of `rows` rows from sh->row (a printf format taking a patient
  * number and a date) or sh->make: seven rows a patient, dates a day or
  * two apart, crossing months and a leap day, a quarter of them mutated at
@@ -160,6 +180,7 @@ static const shape SHAPES[] = {
       "patient_id,date,presentation,stage,pain_during,pain_24h,stiffness,swelling,load_kg,notes\n", NULL, 1,
       varied_row },
     { "tests/unit/per_patient.rules", "patient_id,date,side,stage,by,pain,notes\n", NULL, 1, side_row },
+    { "tests/unit/digits.rules", "patient_id,date,stage,level,swollen,weight,big,low,free,notes\n", NULL, 1, digit_row },
 };
 
 static int mutated_agree(const tendo_program *p, const shape *sh, int k)
