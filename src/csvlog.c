@@ -73,15 +73,17 @@ typedef struct fast_col {
     int col;                /* schema column, -1 when skipped */
     double lo, hi;
     int64_t ilo, ihi;       /* the range for whole numbers: ceil(lo), floor(hi) */
+    /* One byte wide, a number or yes/no is read as fast_value reads it
+     * when it is a digit in base .. base + span (digit 0: never). */
+    unsigned char digit, base, span;
 } fast_col;
 
 /* A one-byte number or yes/no field of the echo's layout: stored from its
  * byte on every record, with one test that the byte is allowed. */
 typedef struct echo_digit {
-    unsigned char pos;      /* its byte */
-    unsigned char lo, span; /* allowed: '0' + lo .. '0' + lo + span */
-    unsigned char flag;     /* a yes/no cell (.i), else a number (.num) */
-    int col;                /* schema column */
+    unsigned char pos;        /* its byte */
+    unsigned char base, span; /* allowed: base .. base + span (see fast_col) */
+    int col;                  /* schema column */
 } echo_digit;
 
 typedef struct col_info {
@@ -150,9 +152,10 @@ struct logr {
     unsigned char echo_start[ECHO_BYTES]; /* where each of them starts ... */
     unsigned char echo_end[ECHO_BYTES];   /* ... and ends (its comma) */
     size_t echo_last;       /* where its last field starts */
-    echo_digit echo_d[ECHO_BYTES];        /* its one-byte fields (see echo_digit) ... */
+    echo_digit echo_d[ECHO_BYTES];        /* its one-byte fields (see echo_digit): numbers
+                                           * from the start, yes/no from the end ... */
     unsigned char echo_other[ECHO_BYTES]; /* ... and the header positions of the others */
-    unsigned char echo_nd, echo_nother;
+    unsigned char echo_nd, echo_nb, echo_nother;
 
     /* the patient being read */
     int started, id_long;
@@ -1749,6 +1752,26 @@ static int open_field(const logr *r, const fast_col *f)
     return 0;
 }
 
+/* Which bytes f accepts as a field of one byte (see fast_col.digit): a
+ * whole number of one digit within its range, or 0/1 for yes/no. */
+static void fast_digit(fast_col *f)
+{
+    int64_t lo = 0, hi = 9;
+    if (f->kind == FK_BOOL) {
+        hi = 1;
+    } else if (f->kind != FK_INT && f->kind != FK_NUM) {
+        return;
+    } else if (f->ranged) {
+        lo = f->ilo > lo ? f->ilo : lo;
+        hi = f->ihi < hi ? f->ihi : hi;
+    }
+    if (lo > hi)
+        return;
+    f->digit = 1;
+    f->base = (unsigned char)('0' + lo);
+    f->span = (unsigned char)(hi - lo);
+}
+
 static void fast_plan(logr *r)
 {
     for (size_t h = 0; h < r->nhdr; h++) {
@@ -1784,6 +1807,8 @@ static void fast_plan(logr *r)
          * each value to double; the fast path reads at most 9 digits. */
         f->ilo = !f->ranged || c->lo < -1e15 ? INT64_MIN : (int64_t)ceil(c->lo);
         f->ihi = !f->ranged || c->hi > 1e15 ? INT64_MAX : (int64_t)floor(c->hi);
+        f->digit = 0;
+        fast_digit(f);
     }
 }
 
@@ -2067,37 +2092,13 @@ static inline uint64_t echo_commas_of(const echo_vec *e)
     return echo_same(e, &commas);
 }
 
-/* Whether f, found one byte wide at `at`, can be checked and stored from
- * that byte alone, as fast_value would read it: a whole number of one
- * digit whose range holds a digit, or a 0/1 yes/no. */
-static int echo_digit_of(const fast_col *f, size_t at, echo_digit *g)
-{
-    int64_t lo = 0, hi = 9;
-    if (f->kind == FK_BOOL) {
-        hi = 1;
-    } else if (f->kind != FK_INT && f->kind != FK_NUM) {
-        return 0;
-    } else if (f->ranged) {
-        lo = f->ilo > lo ? f->ilo : lo;
-        hi = f->ihi < hi ? f->ihi : hi;
-    }
-    if (lo > hi)
-        return 0;
-    g->pos = (unsigned char)at;
-    g->lo = (unsigned char)lo;
-    g->span = (unsigned char)(hi - lo);
-    g->flag = f->kind == FK_BOOL;
-    g->col = f->col;
-    return 1;
-}
-
 /* Learns where the fields before the last lie in a record, from its
  * commas and its separators (commas, quotes, newlines, NULs) among its
  * first len bytes.  0 when they do not fit (the tables are then unusable:
  * the caller clears echo_ok). */
 static int echo_layout(logr *r, uint64_t commas, uint64_t seps, size_t len)
 {
-    size_t nsep = r->nhdr - 1, start = 0, nd = 0, nother = 0;
+    size_t nsep = r->nhdr - 1, start = 0, nd = 0, nb = 0, nother = 0;
     uint64_t m = commas & low_bits(len);
     r->echo_id = 0;
     r->echo_pp = 0;
@@ -2117,13 +2118,15 @@ static int echo_layout(logr *r, uint64_t commas, uint64_t seps, size_t len)
         r->echo_end[h] = (unsigned char)c;
         if ((int)h == r->id_pos)
             r->echo_id = low_bits(c) & ~low_bits(start);
-        else if (c - start == 1 && echo_digit_of(&r->fplan[h], start, &r->echo_d[nd]))
-            nd++;
+        else if (c - start == 1 && r->fplan[h].digit)
+            r->echo_d[r->fplan[h].kind == FK_BOOL ? ECHO_BYTES - 1 - nb++ : nd++] =
+                (echo_digit){ (unsigned char)start, r->fplan[h].base, r->fplan[h].span, r->fplan[h].col };
         else if (r->fplan[h].kind != FK_SKIP)
             r->echo_other[nother++] = (unsigned char)h;
         start = c + 1;
     }
     r->echo_nd = (unsigned char)nd;
+    r->echo_nb = (unsigned char)nb;
     r->echo_nother = (unsigned char)nother;
     r->echo_last = start;
     r->echo_pre = low_bits(start);
@@ -2218,17 +2221,20 @@ static inline int echo_row(logr *r, patient *p, char *b, size_t vs, size_t ve, u
      * a byte costs less than a branch on whether it changed, which a
      * score changing at random mispredicts (measured: see
      * docs/performance.md). */
-    for (size_t i = 0; i < r->echo_nd; i++) {
-        const echo_digit *g = &r->echo_d[i];
-        unsigned v = (unsigned)(unsigned char)b[g->pos] - '0' - g->lo;
-        if (v > g->span)
+    const echo_digit *g = r->echo_d;
+    for (size_t i = 0, n = r->echo_nd; i < n; i++) {
+        unsigned char x = (unsigned char)b[g[i].pos];
+        if ((unsigned)(x - g[i].base) > g[i].span)
             return 0;
-        v += g->lo;
-        k[g->col] = 1;
-        if (g->flag)
-            c[g->col].i = (int32_t)v;
-        else
-            c[g->col].num = v;
+        k[g[i].col] = 1;
+        c[g[i].col].num = x - '0';
+    }
+    for (size_t i = ECHO_BYTES - r->echo_nb; i < ECHO_BYTES; i++) {
+        unsigned char x = (unsigned char)b[g[i].pos];
+        if ((unsigned)(x - g[i].base) > g[i].span)
+            return 0;
+        k[g[i].col] = 1;
+        c[g[i].col].i = x - '0';
     }
     /* The other fields in header order, not by changed byte: the i-th is
      * always of the same kind, so the branches follow a pattern (measured:
