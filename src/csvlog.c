@@ -2099,32 +2099,34 @@ static inline uint64_t echo_commas_of(const echo_vec *e)
 static int echo_layout(logr *r, uint64_t commas, uint64_t seps, size_t len)
 {
     size_t nsep = r->nhdr - 1, start = 0, nd = 0, nb = 0, nother = 0;
-    uint64_t m = commas & low_bits(len);
-    r->echo_id = 0;
-    r->echo_pp = 0;
-    r->echo_open = 0;
+    uint64_t m = commas & low_bits(len), id = 0, pp = 0, open = 0;
     for (size_t h = 0; h < nsep; h++) {
         if (!m)
             return 0;
         size_t c = (size_t)__builtin_ctzll(m);
         m &= m - 1;
         /* A field's bytes and its comma: a comma never changes while the
-         * fields keep their places, and an empty field still has one. */
-        uint64_t f = low_bits(c + 1) & ~low_bits(start);
+         * fields keep their places, and an empty field still has one.
+         * start <= c < 64 here. */
+        uint64_t f = (~(uint64_t)0 >> (63 - c)) & (~(uint64_t)0 << start);
+        const fast_col *fc = &r->fplan[h];
         r->echo_fmask[h] = f;
-        r->echo_pp |= r->fplan[h].pp ? f : 0;
-        r->echo_open |= r->fplan[h].open ? f : 0;
+        pp |= fc->pp ? f : 0;
+        open |= fc->open ? f : 0;
         r->echo_start[h] = (unsigned char)start;
         r->echo_end[h] = (unsigned char)c;
         if ((int)h == r->id_pos)
-            r->echo_id = low_bits(c) & ~low_bits(start);
-        else if (c - start == 1 && r->fplan[h].digit)
-            r->echo_d[r->fplan[h].kind == FK_BOOL ? ECHO_BYTES - 1 - nb++ : nd++] =
-                (echo_digit){ (unsigned char)start, r->fplan[h].base, r->fplan[h].span, r->fplan[h].col };
-        else if (r->fplan[h].kind != FK_SKIP)
+            id = f & ~((uint64_t)1 << c);
+        else if (c - start == 1 && fc->digit)
+            r->echo_d[fc->kind == FK_BOOL ? ECHO_BYTES - 1 - nb++ : nd++] =
+                (echo_digit){ (unsigned char)start, fc->base, fc->span, fc->col };
+        else if (fc->kind != FK_SKIP)
             r->echo_other[nother++] = (unsigned char)h;
         start = c + 1;
     }
+    r->echo_id = id;
+    r->echo_pp = pp;
+    r->echo_open = open;
     r->echo_nd = (unsigned char)nd;
     r->echo_nb = (unsigned char)nb;
     r->echo_nother = (unsigned char)nother;
