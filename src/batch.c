@@ -97,8 +97,10 @@ typedef struct worker {
 /* Exact, so that a patient is never skipped for a hash collision, and
  * small, because it is the one thing that grows with the patients of a
  * file: a slot is a pointer to an arena record (the first line, then the
- * id), a short id's record takes 16 bytes, and the table is kept at most
- * three quarters full.  About 30 bytes a patient in all. */
+ * id) and 32 bits of the id's hash, a short id's record takes 16 bytes,
+ * and the table is kept at most three quarters full.  About 35 bytes a
+ * patient in all.  The hash bits spare a probe the record's cache miss
+ * and a strcmp for every other id on its way. */
 typedef struct id_rec {
     unsigned long line;
     char id[];
@@ -106,6 +108,7 @@ typedef struct id_rec {
 
 typedef struct id_set {
     id_rec **slot;           /* NULL = empty */
+    uint32_t *tag;           /* the high half of the slot's id's hash */
     size_t cap, n;
     arena a;
 } id_set;
@@ -122,18 +125,26 @@ static int id_grow(id_set *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
     id_rec **slots = mem_calloc(ncap, sizeof *slots);
-    if (!slots)
+    uint32_t *tags = mem_array(ncap, sizeof *tags);
+    if (!slots || !tags) {
+        mem_free(slots);
+        mem_free(tags);
         return 0;
+    }
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slot[i])
             continue;
-        size_t k = fnv(s->slot[i]->id) & (ncap - 1);
+        uint64_t h = fnv(s->slot[i]->id);
+        size_t k = h & (ncap - 1);
         while (slots[k])
             k = (k + 1) & (ncap - 1);
         slots[k] = s->slot[i];
+        tags[k] = (uint32_t)(h >> 32);
     }
     mem_free(s->slot);
+    mem_free(s->tag);
     s->slot = slots;
+    s->tag = tags;
     s->cap = ncap;
     return 1;
 }
@@ -143,9 +154,11 @@ static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *
 {
     if ((s->n + 1) * 4 > s->cap * 3 && !id_grow(s))
         return -1;
-    size_t k = fnv(id) & (s->cap - 1);
+    uint64_t h = fnv(id);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t k = h & (s->cap - 1);
     for (; s->slot[k]; k = (k + 1) & (s->cap - 1)) {
-        if (strcmp(s->slot[k]->id, id) == 0) {
+        if (s->tag[k] == tag && strcmp(s->slot[k]->id, id) == 0) {
             *first = s->slot[k]->line;
             return 0;
         }
@@ -157,6 +170,7 @@ static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *
     r->line = line;
     memcpy(r->id, id, n + 1);
     s->slot[k] = r;
+    s->tag[k] = tag;
     s->n++;
     return 1;
 }
@@ -164,6 +178,7 @@ static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *
 static void id_free(id_set *s)
 {
     mem_free(s->slot);
+    mem_free(s->tag);
     arena_free(&s->a);
     memset(s, 0, sizeof *s);
 }
@@ -496,10 +511,10 @@ static void eval_patient(tendo_batch *b, worker *w, block *k, blk_patient *bp, F
     tendo_opts eo = b->o.eval;
     eo.trace = b->o.trace;
     const tendo_decision *dec = tendo_decide(w->ev, &w->pt, &eo);
-    fflush(m);
-    bp->out_off = k->out_len;
+    bp->out_off = k->out_len; /* up to date: m is flushed after each patient */
     if (!dec || render_one(b, dec, m) != 0 || fflush(m) != 0) {
         diag_data(&k->diags, k->fc->path, bp->line, "out of memory evaluating patient '%s'", bp->id);
+        fflush(m); /* what a failed render left lies before the next patient's offset */
         return;
     }
     bp->out_len = k->out_len - bp->out_off;
