@@ -100,6 +100,28 @@ def run(build, res, h):
                  "sub/c.csv:24: error: column 'date': '2024-13-03' is not a valid date" in e, e)
             case("%s: the summary counts skipped patients" % tag, "1 skipped, 1 of 3 files unreadable" in e, e)
 
+            # Many small files, each read whole: the writer resets the id
+            # set at each file's first block while other files are still
+            # being evaluated; ids repeat across files (not an error) and
+            # within some files (an error).  Every --jobs says the same.
+            many = os.path.join(d, "many")
+            os.makedirs(many)
+            for i in range(60):
+                text = cohort(2 + i % 3, 6, 100 + i)
+                if i % 7 == 3:
+                    text += with_date(text.splitlines(True)[1], "2025-01-01")  # P00000 again, after the others
+                with open(os.path.join(many, "f%02d.csv" % i), "w") as f:
+                    f.write(text)
+            runs = []
+            for j in (1, 2, 3):
+                rc, out, err = run_cmd([exe, "batch", MINI, many, "--jobs", str(j)])
+                runs.append((rc, out, err.splitlines()[:-1]))  # the summary's last line has a time
+            rc, out, err = runs[0]
+            case("%s: 60 small files: --jobs 1, 2 and 3 write the same records and messages" % tag,
+                 all(r == runs[0] for r in runs[1:]) and rc == 4 and out.count(b"\n") == 1 + 180 and
+                 sum(b"are not together: it already appeared at line 2" in l for l in err) == 9,
+                 "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
+
             # Rows of a patient that come back after another patient, across blocks.
             split = os.path.join(d, "split.csv")
             body = cohort(3000, 40, 9)
