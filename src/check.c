@@ -766,7 +766,7 @@ static cx *check_expr_inner(checker *c, ast_expr *e, int hint)
         return x;
     case E_STR:
         if ((x = new_cx(c, CX_CONST, TY_TEXT, e->loc)))
-            x->k = (value){ .kind = VK_TEXT, .u.text = { e->u.str.s, (uint32_t)e->u.str.len } };
+            x->k = (value){ .kind = VK_TEXT, .len = (uint32_t)e->u.str.len, .u.s = e->u.str.s };
         return x;
     case E_BOOL:
         if ((x = new_cx(c, CX_CONST, TY_BOOL, e->loc)))

@@ -164,7 +164,7 @@ static value field(evaluator *ev, int col, long row)
     case COL_BOOL: return boolean(c->i);
     case COL_ENUM: case COL_STAGE: return (value){ .kind = VK_SYM, .u.sym = c->i };
     case COL_TEXT: /* no text storage yet when every text cell so far is empty */
-        return (value){ .kind = VK_TEXT, .u.text = { pt->text ? pt->text + c->s.off : "", c->s.len } };
+        return (value){ .kind = VK_TEXT, .len = c->s.len, .u.s = pt->text ? pt->text + c->s.off : "" };
     }
     return UNKNOWN;
 }
@@ -183,7 +183,7 @@ static double orderable(value v)
 static int equal(value l, value r)
 {
     if (l.kind == VK_TEXT)
-        return l.u.text.len == r.u.text.len && memcmp(l.u.text.s, r.u.text.s, l.u.text.len) == 0;
+        return l.len == r.len && memcmp(l.u.s, r.u.s, l.len) == 0;
     return orderable(l) == orderable(r);
 }
 
@@ -474,7 +474,7 @@ static value eval_match(evaluator *ev, const cx *e, long row, int32_t now)
     value t = eval_at(ev, e->a, row, now);
     if (t.kind != VK_TEXT)
         return UNKNOWN;
-    int m = rx_match(e->re, t.u.text.s, t.u.text.len, ev->rx);
+    int m = rx_match(e->re, t.u.s, t.len, ev->rx);
     if (m < 0) {
         ev->rx_error = 1;
         return UNKNOWN;
@@ -507,12 +507,11 @@ static value eval_rows(evaluator *ev, const cx *e, long row, int32_t now)
     }
 }
 
-value eval_at(evaluator *ev, const cx *e, long row, int32_t now)
+/* Every node but constants and fields, whose frame those two do not need. */
+static __attribute__((noinline)) value eval_node(evaluator *ev, const cx *e, long row, int32_t now)
 {
     value l, r;
     switch (e->op) {
-    case CX_CONST: return e->k;
-    case CX_FIELD: return field(ev, e->idx, row);
     case CX_DERIVED: return derived_at(ev, e, row, now);
     case CX_SESSION: return row < 0 ? UNKNOWN : boolean(ev->is_session[row]);
     case CX_NEG:
@@ -576,6 +575,18 @@ value eval_at(evaluator *ev, const cx *e, long row, int32_t now)
     default:
         return eval_rows(ev, e, row, now);
     }
+}
+
+/* Constants and fields are half the nodes a rule visits: they are
+ * answered here, without the frame of the switch for the others (1k bench
+ * file: 54.09 -> 53.62 M instructions). */
+value eval_at(evaluator *ev, const cx *e, long row, int32_t now)
+{
+    if (e->op == CX_CONST)
+        return e->k;
+    if (e->op == CX_FIELD)
+        return field(ev, e->idx, row);
+    return eval_node(ev, e, row, now);
 }
 
 value eval_top(evaluator *ev, const cx *e)

@@ -10,16 +10,19 @@
 
 typedef enum { TY_NUM, TY_BOOL, TY_DATE, TY_TEXT, TY_ENUM, TY_STAGE, TY_REGEX } vtype;
 
-/* A runtime value.  Text points into the patient table or the program. */
+/* A runtime value.  Text points into the patient table or the program.
+ * Sixteen bytes, so that the evaluator returns one in two registers
+ * rather than through memory: a text's length sits beside the kind. */
 typedef enum { VK_UNKNOWN, VK_NUM, VK_BOOL, VK_DATE, VK_TEXT, VK_SYM } vkind;
 typedef struct value {
     vkind kind;
+    uint32_t len;       /* VK_TEXT: bytes at u.s */
     union {
         double num;
         int b;
         int32_t date;
         int32_t sym;    /* enum value or stage index */
-        struct { const char *s; uint32_t len; } text;
+        const char *s;  /* VK_TEXT */
     } u;
 } value;
 

@@ -63,7 +63,7 @@ static json_t *jvalue(const value *v, vtype t, int domain, const tendo_program *
     case VK_NUM:  return jnum(v->u.num);
     case VK_BOOL: return json_boolean(v->u.b);
     case VK_DATE: return jdate(v->u.date);
-    case VK_TEXT: return json_stringn(v->u.text.s, v->u.text.len);
+    case VK_TEXT: return json_stringn(v->u.s, v->len);
     case VK_SYM:  return jsym(v, t, domain, p);
     case VK_UNKNOWN:
     default:      return json_null();

@@ -167,7 +167,7 @@ static void sink_value(sink *s, const value *v, vtype t, int domain, const tendo
     case VK_NUM:  sink_num(s, v->u.num); break;
     case VK_BOOL: sink_puts(s, v->u.b ? "yes" : "no"); break;
     case VK_DATE: date_format(v->u.date, day); sink_puts(s, day); break;
-    case VK_TEXT: sink_text(s, v->u.text.s, v->u.text.len); break;
+    case VK_TEXT: sink_text(s, v->u.s, v->len); break;
     case VK_SYM:  sink_sym(s, v, t, domain, p); break;
     case VK_UNKNOWN:
     default:      sink_puts(s, "unknown"); break;

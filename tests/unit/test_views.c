@@ -118,7 +118,7 @@ static value vdate(int32_t d) { return (value){ .kind = VK_DATE, .u.date = d }; 
 static value vunknown(void) { return (value){ .kind = VK_UNKNOWN }; }
 static value vtext(const char *s)
 {
-    return (value){ .kind = VK_TEXT, .u.text = { s, (uint32_t)strlen(s) } };
+    return (value){ .kind = VK_TEXT, .len = (uint32_t)strlen(s), .u.s = s };
 }
 
 static int32_t day(int y, unsigned m, unsigned d)
