@@ -380,7 +380,7 @@ static void fill_header(evaluator *ev, const patient *pt, int cur)
     if (ev->n) {
         long row = (long)ev->n - 1;
         d->days_in_stage = (int)(ev->as_of - ev->date[ev->run_start[row]] + 1);
-        d->sessions_in_stage = (int)(ev->sess_before[row + 1] - ev->sess_before[ev->run_start[row]]);
+        d->sessions_in_stage = (int)(sessions_before(ev, row + 1) - sessions_before(ev, ev->run_start[row]));
     }
 }
 

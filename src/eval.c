@@ -111,16 +111,12 @@ static void bind_rows(evaluator *ev, const patient *pt, size_t n)
     }
 }
 
-/* Which rows are sessions, and how many come before each row. */
+/* Which rows are sessions, and how many come before each row (see
+ * sessions_before in eval.h for a program without a session rule). */
 static void bind_sessions(evaluator *ev, size_t n)
 {
-    if (!ev->p->session) {
-        memset(ev->is_session, 1, n);
-        ev->is_session[n] = 0;
-        for (size_t i = 0; i <= n; i++)
-            ev->sess_before[i] = (uint32_t)i;
+    if (!ev->p->session)
         return;
-    }
     ev->sess_before[0] = 0;
     for (size_t i = 0; i < n; i++) {
         int is = eval_tri(eval_at(ev, ev->p->session, (long)i, ev->date[i])) == T3_TRUE;
@@ -228,7 +224,7 @@ static long first_with_sessions(const evaluator *ev, long row, uint32_t k)
     long l = 0, h = row;
     while (l < h) {
         long mid = l + (h - l) / 2;
-        if (ev->sess_before[mid + 1] < k)
+        if (sessions_before(ev, mid + 1) < k)
             l = mid + 1;
         else
             h = mid;
@@ -253,14 +249,14 @@ static void window_range(const evaluator *ev, const window *w, long row, int32_t
         break;
     case W_LAST_SESSIONS: {
         *sessions = 1;
-        uint32_t total = ev->sess_before[row + 1];
+        uint32_t total = sessions_before(ev, row + 1);
         if (total <= (uint32_t)w->n)
             break;
         uint32_t want = total - (uint32_t)w->n; /* sessions to skip */
         long l = 0, h = row;                      /* first i with sess_before[i+1] > want */
         while (l < h) {
             long mid = l + (h - l) / 2;
-            if (ev->sess_before[mid + 1] <= want)
+            if (sessions_before(ev, mid + 1) <= want)
                 l = mid + 1;
             else
                 h = mid;
@@ -379,7 +375,7 @@ static value eval_agg(evaluator *ev, const cx *e, long row, int32_t now)
     agg_acc a;
     memset(&a, 0, sizeof a);
     for (long i = lo; i <= hi; i++) {
-        if (sessions && !ev->is_session[i])
+        if (sessions && !is_session(ev, i))
             continue;
         if (capturing) {
             if (cap->rows++ == 0)
@@ -501,7 +497,7 @@ static value eval_rows(evaluator *ev, const cx *e, long row, int32_t now)
     case CX_DAYS_IN_STAGE:
         return row < 0 ? UNKNOWN : num((double)now - ev->date[ev->run_start[row]] + 1);
     case CX_SESSIONS_IN_STAGE:
-        return row < 0 ? UNKNOWN : num((double)ev->sess_before[row + 1] - ev->sess_before[ev->run_start[row]]);
+        return row < 0 ? UNKNOWN : num((double)sessions_before(ev, row + 1) - sessions_before(ev, ev->run_start[row]));
     default:
         return UNKNOWN;
     }
@@ -513,7 +509,7 @@ static __attribute__((noinline)) value eval_node(evaluator *ev, const cx *e, lon
     value l, r;
     switch (e->op) {
     case CX_DERIVED: return derived_at(ev, e, row, now);
-    case CX_SESSION: return row < 0 ? UNKNOWN : boolean(ev->is_session[row]);
+    case CX_SESSION: return row < 0 ? UNKNOWN : boolean(is_session(ev, row));
     case CX_NEG:
         l = eval_at(ev, e->a, row, now);
         return l.kind == VK_NUM ? num(-l.u.num) : UNKNOWN;

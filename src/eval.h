@@ -24,8 +24,8 @@ struct evaluator {
     /* Per-patient indexes, reused across patients (capacity kept). */
     int32_t *date;          /* date of each visible row */
     uint32_t *run_start;    /* first row of the stage run that holds row i */
-    uint32_t *sess_before;  /* sessions in rows [0, i) ; n+1 entries */
-    uint8_t *is_session;
+    uint32_t *sess_before;  /* sessions in rows [0, i) ; n+1 entries ... */
+    uint8_t *is_session;    /* ... both filled only with a session rule: see below */
     size_t idx_cap;
     value *dcache;          /* derived values by (derived, row) */
     uint8_t *dstate;        /* 0 not computed, 1 computing, 2 done */
@@ -37,6 +37,19 @@ struct evaluator {
 };
 
 typedef struct evaluator evaluator;
+
+/* Sessions in rows [0, i), and whether row i is one.  Without a session
+ * rule every row is a session, and the tables are left unfilled (filling
+ * them took 2 % of a bench run). */
+static inline uint32_t sessions_before(const evaluator *ev, long i)
+{
+    return ev->p->session ? ev->sess_before[i] : (uint32_t)i;
+}
+
+static inline int is_session(const evaluator *ev, long i)
+{
+    return ev->p->session ? ev->is_session[i] : (size_t)i < ev->n;
+}
 
 /* Bind a patient's rows visible at as_of; 0 on out of memory. */
 int eval_bind(evaluator *ev, const patient *pt, int32_t as_of);
