@@ -37,6 +37,7 @@ enum {
                                      L2 cache (3 % faster than 512 KiB on the bench file) */
     BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
     BUFFER_GRAIN = 64 << 10,      /* block buffers are sized in these steps, see take_buffer */
+    AHEAD = 16,                   /* blocks per thread that may wait to be written, see drain */
     MAX_JOBS = 256
 };
 
@@ -590,6 +591,15 @@ static void run_locked(tendo_batch *b, worker *w, block *k)
     pthread_cond_broadcast(&b->finished);
 }
 
+/* Blocks cut and not yet written, beyond which no thread cuts another: a
+ * block that has run holds only its output (some kilobytes), so the bound
+ * can be loose.  It lets the workers go on while the writer is held up
+ * (a long head block; on a virtual machine, its thread descheduled). */
+static size_t ahead_limit(const tendo_batch *b)
+{
+    return (size_t)AHEAD * ((size_t)b->nw + 1);
+}
+
 static block *cut_shared(tendo_batch *b, worker *w);
 
 /* A worker runs queued blocks, else cuts its own from the file being fed
@@ -605,7 +615,7 @@ static void *worker_main(void *arg)
             b->queue_head = k->next_q;
             if (!b->queue_head)
                 b->queue_tail = &b->queue_head;
-        } else if (b->src_more && b->inflight <= (size_t)b->nw + 2) {
+        } else if (b->src_more && b->inflight <= ahead_limit(b)) {
             pthread_mutex_unlock(&b->mu);
             k = cut_shared(b, w);
             pthread_mutex_lock(&b->mu);
@@ -747,16 +757,15 @@ static int steal(tendo_batch *b)
 }
 
 /* Writes finished blocks in order; with `all`, waits for every block, else
- * waits (or evaluates a queued block) only while more than workers + 2
- * blocks are in flight: enough to keep every worker busy while the head
- * block is written, and a bound on memory.  Workers stop cutting at that
- * bound too, and are woken when blocks are written. */
+ * waits (or evaluates a queued block) only while more than ahead_limit
+ * blocks are in flight.  Workers stop cutting at that bound too, and are
+ * woken when blocks are written. */
 static void drain(tendo_batch *b, int all)
 {
     pthread_mutex_lock(&b->mu);
     while (b->out_head) {
         block *k = b->out_head;
-        while (!k->done && (all || b->inflight > (size_t)b->nw + 2))
+        while (!k->done && (all || b->inflight > ahead_limit(b)))
             if (!steal(b))
                 pthread_cond_wait(&b->finished, &b->mu);
         if (!k->done)
