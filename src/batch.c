@@ -201,13 +201,16 @@ static size_t count_lines(const char *s, size_t n)
     size_t i = 0, c = 0;
     while (n - i >= 64) {
         size_t steps = (n - i) / 64 < 255 ? (n - i) / 64 : 255;
-        __m128i a[4] = { zero, zero, zero, zero };
-        for (const char *p = s + i, *e = p + steps * 64; p < e; p += 64)
-            for (int k = 0; k < 4; k++)
-                a[k] = _mm_sub_epi8(a[k], _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)), nlv));
+        __m128i a0 = zero, a1 = zero, a2 = zero, a3 = zero; /* four variables: an array stayed in memory */
+        for (const char *p = s + i, *e = p + steps * 64; p < e; p += 64) {
+            a0 = _mm_sub_epi8(a0, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), nlv));
+            a1 = _mm_sub_epi8(a1, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), nlv));
+            a2 = _mm_sub_epi8(a2, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), nlv));
+            a3 = _mm_sub_epi8(a3, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), nlv));
+        }
         /* At most 4 * 8 * 255 per half: the sums fit in 16 bits. */
-        __m128i sums = _mm_add_epi64(_mm_add_epi64(_mm_sad_epu8(a[0], zero), _mm_sad_epu8(a[1], zero)),
-                                     _mm_add_epi64(_mm_sad_epu8(a[2], zero), _mm_sad_epu8(a[3], zero)));
+        __m128i sums = _mm_add_epi64(_mm_add_epi64(_mm_sad_epu8(a0, zero), _mm_sad_epu8(a1, zero)),
+                                     _mm_add_epi64(_mm_sad_epu8(a2, zero), _mm_sad_epu8(a3, zero)));
         c += (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_extract_epi16(sums, 4);
         i += steps * 64;
     }
