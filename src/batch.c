@@ -132,6 +132,8 @@ static int id_grow(id_set *s)
         mem_free(tags);
         return 0;
     }
+    mem_populate(slots, ncap * sizeof *slots);
+    mem_populate(tags, ncap * sizeof *tags);
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slot[i])
             continue;
@@ -468,7 +470,10 @@ static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
     }
     pthread_mutex_unlock(&b->mu);
     *cap = need;
-    return mem_alloc(need);
+    char *p = mem_alloc(need);
+    if (p)
+        mem_populate(p, need);
+    return p;
 }
 
 static void give_buffer(tendo_batch *b, char *p, size_t cap)
@@ -819,6 +824,7 @@ static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *
         char *nb = mem_realloc(*buf, nc);
         if (!nb)
             return *err = ENOMEM, 0;
+        mem_populate(nb, nc);
         *buf = nb;
         *cap = nc;
     }

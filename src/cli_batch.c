@@ -322,8 +322,10 @@ int cmd_batch(int argc, char **argv)
      * made 700 write calls on the 20k bench file.  run_batch closes it
      * before the buffer is freed (stdout keeps its own: it outlives us). */
     char *obuf = out && out != stdout ? mem_alloc(OUTPUT_BUFFER) : NULL;
-    if (obuf)
+    if (obuf) {
+        mem_populate(obuf, OUTPUT_BUFFER);
         setvbuf(out, obuf, _IOFBF, OUTPUT_BUFFER);
+    }
     rc = out ? run_batch(p, &a, &paths, out) : TENDO_EXIT_OUTPUT;
     mem_free(obuf);
     if (rc == TENDO_EXIT_OK && !listed)

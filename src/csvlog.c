@@ -312,6 +312,7 @@ static int refill(logr *r, diag_list *d)
         char *nb = mem_realloc(r->buf, r->cap * 2);
         if (!nb)
             return fatal_oom(r, d), 0;
+        mem_populate(nb, r->cap * 2);
         r->buf = nb;
         r->cap *= 2;
     }
@@ -982,6 +983,8 @@ logr *logr_open(const schema *s, const char *path, diag_list *d)
     r->id_pos = -1;
     r->cap = initial_cap(fd);
     r->buf = mem_alloc(r->cap); /* refill() zeroes the slack past the data */
+    if (r->buf)
+        mem_populate(r->buf, r->cap);
     r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
     r->file_id = file_id(path);
     if (!r->buf || !r->f || !r->file_id) {

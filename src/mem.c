@@ -1,8 +1,11 @@
 /* mem.c — allocator with failure injection, and a bump arena. */
 #include "mem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Failure injection is process-wide test state, set once by the CLI before
  * any work starts; atomics keep it race-free under batch threads. */
@@ -83,6 +86,26 @@ char *mem_strndup(const char *s, size_t n)
 char *mem_strdup(const char *s) { return mem_strndup(s, strlen(s)); }
 
 void mem_free(void *p) { free(p); }
+
+/* A fresh large buffer is otherwise mapped in one page fault at a time as
+ * it is first written.  On the virtual machine the benchmark runs on a
+ * fault costs about 7 us, and a --jobs 1 run spent 3 % of its time in
+ * them; MADV_POPULATE_WRITE (Linux 5.14) maps the pages in one call.
+ * Where it is missing or refused, the pages fault in as before. */
+void mem_populate(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || n < 2 * (size_t)pg)
+        return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a)
+        (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)n;
+#endif
+}
 
 /* ---- arena ------------------------------------------------------------ */
 

@@ -16,6 +16,9 @@ void *mem_grow(void *p, size_t *cap, size_t need, size_t size);
 char *mem_strndup(const char *s, size_t n);
 char *mem_strdup(const char *s);
 void mem_free(void *p);
+/* Maps in the whole pages of [p, p + n) now, in one call, before they are
+ * written: best effort (see mem.c). */
+void mem_populate(void *p, size_t n);
 
 /* Failure injection for tests: fail allocation number n (1-based), 0 = off. */
 void mem_fail_at(unsigned long n);
