@@ -711,18 +711,24 @@ static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
     return a > 0;
 }
 
-static void emit_patient(tendo_batch *b, block *k, blk_patient *bp)
+/* Counts bp as written or skipped; 0 when it is skipped. */
+static int emit_patient(tendo_batch *b, block *k, blk_patient *bp)
 {
     if (bp->id_checked && !seen_check(b, k, bp))
         bp->kind = -1;
     if (bp->kind < 0) {
         b->st.skipped++;
-        return;
+        return 0;
     }
-    if (bp->out_len && fwrite(k->out + bp->out_off, 1, bp->out_len, b->out) != bp->out_len)
-        b->write_failed = 1;
     b->st.patients++;
     b->st.by_kind[bp->kind]++;
+    return 1;
+}
+
+static void put_out(tendo_batch *b, const char *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, b->out) != n)
+        b->write_failed = 1;
 }
 
 static void write_block(tendo_batch *b, block *k)
@@ -738,8 +744,20 @@ static void write_block(tendo_batch *b, block *k)
     if (k->oom)
         fprintf(b->err, "%s:%lu: error: out of memory in this part of the log: its patients were skipped\n",
                 k->fc->path, k->first_line);
-    for (size_t i = 0; i < k->npts; i++)
-        emit_patient(b, k, &k->pts[i]);
+    /* The patients' records lie in order in k->out: those written go out
+     * in one fwrite per run between skipped ones. */
+    size_t from = 0, to = 0;
+    for (size_t i = 0; i < k->npts; i++) {
+        blk_patient *bp = &k->pts[i];
+        if (!emit_patient(b, k, bp) || !bp->out_len)
+            continue;
+        if (bp->out_off != to) {
+            put_out(b, k->out + from, to - from);
+            from = bp->out_off;
+        }
+        to = bp->out_off + bp->out_len;
+    }
+    put_out(b, k->out + from, to - from);
     b->st.rows += k->rows;
     mem_free(b->prev_split_id);
     b->prev_split_id = NULL;

@@ -133,6 +133,22 @@ def run(build, res, h):
                  rc == 4 and b"rows for patient 'P00000' are not together: it already appeared at line 2" in err
                  and out.count(b"\n") == 3001, err.decode()[-1000:])
 
+            # The same, with patients after the returning one: the writer
+            # skips its record in the middle of a block's output and writes
+            # the records around it.
+            mid = os.path.join(d, "mid.csv")
+            body = cohort(3000, 40, 9)
+            rows = body.splitlines(True)
+            tail = cohort(3, 40, 10).splitlines(True)[1:]
+            tail = [r.replace("P0000", "Q0000", 1) for r in tail]
+            with open(mid, "w") as f:
+                f.write(body + first.replace("2024-", "2025-") + "".join(tail))
+            rc, out, err = run_cmd([exe, "batch", MINI, mid, "--jobs", "2"])
+            ids = [l.split(b",")[0] for l in out.splitlines()[1:]]
+            case("%s: a returning patient in the middle of a block is skipped, the patients after it written" % tag,
+                 rc == 4 and len(ids) == 3003 and ids.count(b"P00000") == 1 and ids[-3:] == [b"Q00000", b"Q00001", b"Q00002"],
+                 "exit %d, %d records, last %r\n%s" % (rc, len(ids), ids[-4:], err.decode()[-600:]))
+
             # A patient skipped for a bad row that comes back blocks later
             # is not decided on the rows after its return (fuzz_batch found
             # that batch did, while eval refused it).
