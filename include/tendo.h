@@ -108,7 +108,7 @@ typedef struct tendo_batch_opts {
     int trace;          /* JSONL records carry the trace */
     tendo_opts eval;    /* as-of date */
     FILE *progress;     /* a progress line is drawn here when not NULL */
-    size_t block_size;  /* bytes read per block, 0 = 512 KiB; tiny blocks put cuts
+    size_t block_size;  /* bytes read per block, 0 = 256 KiB; tiny blocks put cuts
                            everywhere, which the differential fuzz target uses */
 } tendo_batch_opts;
 typedef struct tendo_batch_stats {
