@@ -41,7 +41,6 @@ enum {
     BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
     BUFFER_GRAIN = 64 << 10,      /* block buffers are sized in these steps, see take_buffer */
     AHEAD = 16,                   /* blocks per thread that may wait to be written, see drain */
-    HANDOFF_MIN = 64 << 10,       /* smaller blocks are not worth waking a worker for, see feed_shared */
     MAX_JOBS = 256
 };
 
@@ -1127,9 +1126,11 @@ static void feed_shared(tendo_batch *b, feed *f)
          * holding its input buffer (peak RSS up to 14 MiB instead of 6 in
          * 5 of 30 --jobs 2 runs on the 20k bench file), so an idle worker
          * is handed one block, and the calling thread runs the rest.  Not
-         * a small one: its work is less than the wake-up (one-patient
-         * files: 2,600 context switches for 5,000 files). */
-        if (b->idle > b->nqueued && k->len >= HANDOFF_MIN) {
+         * a small one (under a quarter of a block, 64 KiB): its work is
+         * less than the wake-up (one-patient files: 2,600 context switches
+         * for 5,000 files).  Relative to the block size, so that the tests'
+         * tiny blocks still take this path. */
+        if (b->idle > b->nqueued && k->len >= b->block / 4) {
             queue_push(b, k);
             pthread_cond_signal(&b->work);
         } else {

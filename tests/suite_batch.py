@@ -122,6 +122,27 @@ def run(build, res, h):
                  sum(b"are not together: it already appeared at line 2" in l for l in err) == 9,
                  "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
 
+            # Files of more than a quarter of a block (96 KB each) are handed
+            # to idle workers, unlike the small ones above: the writer resets
+            # the id set while other files are evaluated on other threads.
+            medium = os.path.join(d, "medium")
+            os.makedirs(medium)
+            for i in range(12):
+                text = cohort(28 + i % 3, 60, 200 + i)
+                if i % 4 == 1:
+                    text += with_date(text.splitlines(True)[1], "2025-01-01")  # P00000 again
+                with open(os.path.join(medium, "m%02d.csv" % i), "w") as f:
+                    f.write(text)
+            runs = []
+            for j in (1, 2, 3):
+                rc, out, err = run_cmd([exe, "batch", MINI, medium, "--jobs", str(j)])
+                runs.append((rc, out, err.splitlines()[:-1]))
+            rc, out, err = runs[0]
+            case("%s: 12 files of 96 KB: --jobs 1, 2 and 3 write the same records and messages" % tag,
+                 all(r == runs[0] for r in runs[1:]) and rc == 4 and out.count(b"\n") == 1 + 348 and
+                 sum(b"are not together: it already appeared at line 2" in l for l in err) == 3,
+                 "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
+
             # Rows of a patient that come back after another patient, across blocks.
             split = os.path.join(d, "split.csv")
             body = cohort(3000, 40, 9)
