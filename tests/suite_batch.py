@@ -100,48 +100,37 @@ def run(build, res, h):
                  "sub/c.csv:24: error: column 'date': '2024-13-03' is not a valid date" in e, e)
             case("%s: the summary counts skipped patients" % tag, "1 skipped, 1 of 3 files unreadable" in e, e)
 
-            # Many small files, each read whole: the writer resets the id
-            # set at each file's first block while other files are still
-            # being evaluated; ids repeat across files (not an error) and
-            # within some files (an error).  Every --jobs says the same.
-            many = os.path.join(d, "many")
-            os.makedirs(many)
-            for i in range(60):
-                text = cohort(2 + i % 3, 6, 100 + i)
-                if i % 7 == 3:
-                    text += with_date(text.splitlines(True)[1], "2025-01-01")  # P00000 again, after the others
-                with open(os.path.join(many, "f%02d.csv" % i), "w") as f:
-                    f.write(text)
-            runs = []
-            for j in (1, 2, 3):
-                rc, out, err = run_cmd([exe, "batch", MINI, many, "--jobs", str(j)])
-                runs.append((rc, out, err.splitlines()[:-1]))  # the summary's last line has a time
-            rc, out, err = runs[0]
-            case("%s: 60 small files: --jobs 1, 2 and 3 write the same records and messages" % tag,
-                 all(r == runs[0] for r in runs[1:]) and rc == 4 and out.count(b"\n") == 1 + 180 and
-                 sum(b"are not together: it already appeared at line 2" in l for l in err) == 9,
-                 "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
+            # A folder of files whose ids repeat across files (not an error)
+            # and within every `again`-th file (an error: P00000 comes back
+            # after the others).  The writer resets the id set at each
+            # file's first block while other files may still be evaluated.
+            # Every --jobs must say the same.
+            def folder_case(name, nfiles, patients, days, again, what):
+                folder = os.path.join(d, name)
+                os.makedirs(folder)
+                total = 0
+                for i in range(nfiles):
+                    text = cohort(patients + i % 3, days, 100 * len(name) + i)
+                    total += patients + i % 3
+                    if i % again == again // 2:
+                        text += with_date(text.splitlines(True)[1], "2025-01-01")
+                    with open(os.path.join(folder, "f%02d.csv" % i), "w") as f:
+                        f.write(text)
+                runs = []
+                for j in (1, 2, 3):
+                    rc, out, err = run_cmd([exe, "batch", MINI, folder, "--jobs", str(j)])
+                    runs.append((rc, out, err.splitlines()[:-1]))  # the summary's last line has a time
+                rc, out, err = runs[0]
+                returns = len([i for i in range(nfiles) if i % again == again // 2])
+                case("%s: %s: --jobs 1, 2 and 3 write the same records and messages" % (tag, what),
+                     all(r == runs[0] for r in runs[1:]) and rc == 4 and out.count(b"\n") == 1 + total and
+                     sum(b"are not together: it already appeared at line 2" in l for l in err) == returns,
+                     "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
 
-            # Files of more than a quarter of a block (96 KB each) are handed
-            # to idle workers, unlike the small ones above: the writer resets
-            # the id set while other files are evaluated on other threads.
-            medium = os.path.join(d, "medium")
-            os.makedirs(medium)
-            for i in range(12):
-                text = cohort(28 + i % 3, 60, 200 + i)
-                if i % 4 == 1:
-                    text += with_date(text.splitlines(True)[1], "2025-01-01")  # P00000 again
-                with open(os.path.join(medium, "m%02d.csv" % i), "w") as f:
-                    f.write(text)
-            runs = []
-            for j in (1, 2, 3):
-                rc, out, err = run_cmd([exe, "batch", MINI, medium, "--jobs", str(j)])
-                runs.append((rc, out, err.splitlines()[:-1]))
-            rc, out, err = runs[0]
-            case("%s: 12 files of 96 KB: --jobs 1, 2 and 3 write the same records and messages" % tag,
-                 all(r == runs[0] for r in runs[1:]) and rc == 4 and out.count(b"\n") == 1 + 348 and
-                 sum(b"are not together: it already appeared at line 2" in l for l in err) == 3,
-                 "exit %d, %d records\n%s" % (rc, out.count(b"\n"), b"\n".join(err).decode()[-1500:]))
+            # Small files are run by the calling thread; files of more than a
+            # quarter of a block (96 KB) are handed to idle workers.
+            folder_case("many", 60, 2, 6, 7, "60 small files")
+            folder_case("medium", 12, 28, 60, 4, "12 files of 96 KB")
 
             # Rows of a patient that come back after another patient, across blocks.
             split = os.path.join(d, "split.csv")
