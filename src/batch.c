@@ -8,9 +8,9 @@
  *   - running: the thread that cut a block parses, validates and evaluates
  *     its patients and renders them into the block's own output buffer,
  *     with the block's diagnostics.  The block is still in that thread's
- *     cache; a large block the calling thread cuts while a worker is idle
- *     is handed to the worker instead.  Small files (one block each) are
- *     run by the calling thread: waking a worker costs more.
+ *     cache; a block of 64 KiB or more that the calling thread cuts while
+ *     a worker is idle is handed to the worker instead.  A smaller one (a
+ *     small file is one block) stays: waking a worker costs more.
  *   - the writer (the calling thread) emits finished blocks strictly in
  *     the order they were cut, which is input order, so the output is
  *     byte-identical for any --jobs.
