@@ -7,7 +7,15 @@ PKGS      = libpcre2-8 jansson nettle
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wvla
 CSTD      = -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-OPT      ?= -O2 -g
+# Loops and jump targets on 32-byte boundaries, where the compiler takes
+# them (GCC; clang ignores -falign-jumps and is left as it is): without, the
+# CSV reader's loops sped up or slowed down by 4 % with unrelated code
+# linked before them (--jobs 1 on the 20k bench file, four placements:
+# 89.2 to 92.9 ms; aligned: 89.1 to 90.4 ms).  Backquotes, like PKG_CFLAGS:
+# evaluated when a recipe runs, after the dependency step.
+ALIGN     = `$(CC) -falign-loops=32 -falign-jumps=32 -Werror -x c -c -o /dev/null /dev/null 2>/dev/null && \
+              echo -falign-loops=32 -falign-jumps=32`
+OPT      ?= -O2 -g $(ALIGN)
 SAN       = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # Backquotes: evaluated by the shell when a recipe runs, i.e. after the
 # dependency step has installed pkg-config and the libraries.
