@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
 #ifdef __SSE2__
@@ -1083,17 +1082,17 @@ static void feed_alone(tendo_batch *b, feed *f)
     }
 }
 
-/* Whether f is known to hold more than one block: a regular file whose
- * size says so.  A pipe is not known until its first block is cut. */
+/* Whether f is known to hold more than one block: more bytes than a
+ * window already read, or a regular file larger than one (with its header
+ * line, so a file just over a window may still be one block: a worker
+ * woken for nothing, once).  A pipe is not known until its first block is
+ * cut. */
 static int known_large(const feed *f)
 {
     if (f->eof || f->len > f->want)
         return f->len > f->want;
-    struct stat st;
-    off_t at;
-    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode) || (at = lseek(f->fd, 0, SEEK_CUR)) < 0)
-        return 0;
-    return st.st_size > at && (size_t)(st.st_size - at) > f->want - f->len;
+    long long size = logr_file_size(f->fc->hdr);
+    return size >= 0 && (unsigned long long)size > f->want;
 }
 
 /* With workers: the calling thread cuts and runs blocks like them, but

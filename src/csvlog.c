@@ -129,6 +129,7 @@ struct logr {
     char (*vpads)[16];
     size_t *pp, npp;        /* per-patient columns present in the header */
     int id_pos;             /* header position of the patient column, or -1 */
+    long long size;         /* of a regular file, from logr_open; -1 otherwise */
     int *hcol;              /* schema column of each header position, -1 when ignored */
     fast_col *fplan;        /* by header position: how the fast path reads it */
     size_t *absent, nabsent; /* schema columns the header lacks */
@@ -932,15 +933,21 @@ static int read_header(logr *r, diag_list *d)
     return map_header(r, d);
 }
 
+/* The size of a regular file, -1 for anything else. */
+static long long file_size(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
+}
+
 /* The first read buffer: a small file (one patient per file is common in
  * folders) needs no 256 KiB buffer; a larger one or a pipe starts at
  * LOG_BUF_INIT.  refill() doubles it when a record does not fit. */
-static size_t initial_cap(int fd)
+static size_t initial_cap(long long size)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size >= LOG_BUF_INIT / 2)
+    if (size < 0 || size >= LOG_BUF_INIT / 2)
         return LOG_BUF_INIT;
-    size_t want = (size_t)st.st_size + 2 * LOG_SLACK + 1, cap = 4096;
+    size_t want = (size_t)size + 2 * LOG_SLACK + 1, cap = 4096;
     while (cap < want)
         cap *= 2;
     return cap;
@@ -981,7 +988,8 @@ logr *logr_open(const schema *s, const char *path, diag_list *d)
     r->close_fd = !is_stdin;
     r->line = 1;
     r->id_pos = -1;
-    r->cap = initial_cap(fd);
+    r->size = file_size(fd);
+    r->cap = initial_cap(r->size);
     r->buf = mem_alloc(r->cap); /* refill() zeroes the slack past the data */
     if (r->buf)
         mem_populate(r->buf, r->cap);
@@ -1060,6 +1068,8 @@ int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *
 }
 
 int logr_id_pos(const logr *r) { return r->id_pos; }
+
+long long logr_file_size(const logr *r) { return r->size; }
 
 void logr_set_fast_path(logr *r, int on) { r->slow_only = !on; }
 

@@ -71,6 +71,7 @@ void logr_set_fast_path(logr *r, int on);
  * starting at first_line.  Patients are then read with logr_next. */
 int logr_take_rest(logr *r, char **buf, size_t *len, size_t *cap, int *fd, int *eof, unsigned long *line);
 int logr_id_pos(const logr *r);   /* header position of the patient column, -1 */
+long long logr_file_size(const logr *r); /* bytes of a regular file, as opened; -1 otherwise */
 logr *logr_open_block(const logr *hdr);
 void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line);
 /* The line just past the block's data: the lines read so far and the
