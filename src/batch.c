@@ -718,15 +718,18 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&b->mu);
             k = cut_shared(b, w);
             pthread_mutex_lock(&b->mu);
-        } else if (!k && b->stop) {
-            break;
-        } else if (!k) {
-            b->idle++;
-            pthread_cond_wait(&b->work, &b->mu);
-            b->idle--;
+            if (!k)
+                continue;
         }
-        if (k)
+        if (k) {
             run_locked(b, w, k);
+            continue;
+        }
+        if (b->stop)
+            break;
+        b->idle++;
+        pthread_cond_wait(&b->work, &b->mu);
+        b->idle--;
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
