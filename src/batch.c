@@ -20,6 +20,7 @@
 #include "tendo.h"
 #include "decision.h"
 #include "csvlog.h"
+#include "idseen.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -94,99 +95,6 @@ typedef struct worker {
     size_t spare_cap;
 } worker;
 
-
-/* ---- ids seen across blocks (rows of one patient must be together) ------ */
-
-/* Exact, so that a patient is never skipped for a hash collision, and
- * small, because it is the one thing that grows with the patients of a
- * file: a slot is a pointer to an arena record (the first line, then the
- * id) and 32 bits of the id's hash, a short id's record takes 16 bytes,
- * and the table is kept at most three quarters full.  About 35 bytes a
- * patient in all.  The hash bits spare a probe the record's cache miss
- * and a strcmp for every other id on its way. */
-typedef struct id_rec {
-    unsigned long line;
-    char id[];
-} id_rec;
-
-typedef struct id_set {
-    id_rec **slot;           /* NULL = empty */
-    uint32_t *tag;           /* the high half of the slot's id's hash */
-    size_t cap, n;
-    arena a;
-} id_set;
-
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int id_grow(id_set *s)
-{
-    size_t ncap = s->cap ? s->cap * 2 : 1024;
-    id_rec **slots = mem_calloc(ncap, sizeof *slots);
-    uint32_t *tags = mem_array(ncap, sizeof *tags);
-    if (!slots || !tags) {
-        mem_free(slots);
-        mem_free(tags);
-        return 0;
-    }
-    mem_populate(slots, ncap * sizeof *slots);
-    mem_populate(tags, ncap * sizeof *tags);
-    for (size_t i = 0; i < s->cap; i++) {
-        if (!s->slot[i])
-            continue;
-        uint64_t h = fnv(s->slot[i]->id);
-        size_t k = h & (ncap - 1);
-        while (slots[k])
-            k = (k + 1) & (ncap - 1);
-        slots[k] = s->slot[i];
-        tags[k] = (uint32_t)(h >> 32);
-    }
-    mem_free(s->slot);
-    mem_free(s->tag);
-    s->slot = slots;
-    s->tag = tags;
-    s->cap = ncap;
-    return 1;
-}
-
-/* 1 added; 0 already there (*line = where); -1 out of memory. */
-static int id_add(id_set *s, const char *id, unsigned long line, unsigned long *first)
-{
-    if ((s->n + 1) * 4 > s->cap * 3 && !id_grow(s))
-        return -1;
-    uint64_t h = fnv(id);
-    uint32_t tag = (uint32_t)(h >> 32);
-    size_t k = h & (s->cap - 1);
-    for (; s->slot[k]; k = (k + 1) & (s->cap - 1)) {
-        if (s->tag[k] == tag && strcmp(s->slot[k]->id, id) == 0) {
-            *first = s->slot[k]->line;
-            return 0;
-        }
-    }
-    size_t n = strlen(id);
-    id_rec *r = arena_alloc(&s->a, sizeof *r + n + 1);
-    if (!r)
-        return -1;
-    r->line = line;
-    memcpy(r->id, id, n + 1);
-    s->slot[k] = r;
-    s->tag[k] = tag;
-    s->n++;
-    return 1;
-}
-
-static void id_free(id_set *s)
-{
-    mem_free(s->slot);
-    mem_free(s->tag);
-    arena_free(&s->a);
-    memset(s, 0, sizeof *s);
-}
 
 /* ---- cutting blocks at patient boundaries ------------------------------- */
 
@@ -446,7 +354,7 @@ struct tendo_batch {
     block *out_head, **out_tail;
     size_t inflight;
     /* the writer's own (the calling thread's) */
-    id_set seen;             /* per file: reset when a file's first block is written */
+    idseen seen;             /* per file: cleared when a file's first block is written */
     unsigned long seen_seq;  /* the file seen belongs to */
     char *prev_split_id;
     unsigned long next_seq;
@@ -794,7 +702,7 @@ static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
                 k->fc->path, bp->line, bp->id, BLOCK_MAX >> 20);
         return 0;
     }
-    int a = id_add(&b->seen, bp->id, bp->line, &first);
+    int a = idseen_add(&b->seen, bp->id, strlen(bp->id), bp->line, &first);
     if (a == 0 && first < k->first_line)
         fprintf(b->err, "%s:%lu: error: rows for patient '%s' are not together: it already appeared at line %lu\n",
                 k->fc->path, bp->line, bp->id, first);
@@ -830,7 +738,7 @@ static void write_block(tendo_batch *b, block *k)
 {
     if (k->fc->seq != b->seen_seq) {
         /* A new file: its patients may repeat ids of another file's. */
-        id_free(&b->seen);
+        idseen_clear(&b->seen);
         mem_free(b->prev_split_id);
         b->prev_split_id = NULL;
         b->seen_seq = k->fc->seq;
@@ -1250,7 +1158,7 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
     b->queue_tail = &b->queue_head;
     b->out_tail = &b->out_head;
     b->st.t_start = now_s();
-    arena_init(&b->seen.a);
+    idseen_init(&b->seen);
     int jobs = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
     /* The calling thread cuts, evaluates and writes too, so jobs threads
      * evaluate in all, and each evaluates the blocks it cut while they are
@@ -1316,7 +1224,7 @@ void tendo_batch_free(tendo_batch *b)
     pthread_cond_destroy(&b->finished);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->feed_mu);
-    id_free(&b->seen);
+    idseen_free(&b->seen);
     mem_free(b->prev_split_id);
     mem_free(b->sp.v);
     for (int i = 0; i < b->nspare; i++)

@@ -13,6 +13,7 @@
 #endif
 #include "csvlog.h"
 #include "date.h"
+#include "idseen.h"
 #include "mem.h"
 #include "utf8.h"
 
@@ -57,12 +58,6 @@ typedef struct field {
 typedef enum { REC_OK, REC_TOO_LONG, REC_NUL, REC_UNTERMINATED, REC_JUNK } rec_problem;
 
 typedef enum { END_NONE, END_NL, END_EOF, END_UNTERM, END_LONG, END_FATAL } rec_end;
-
-typedef struct seen_ent {
-    uint64_t hash;
-    size_t off, len;        /* the id, in logr.ids */
-    unsigned long line;     /* first row of that patient; 0 = empty slot */
-} seen_ent;
 
 typedef struct fast_col {
     unsigned char kind;     /* FK_* */
@@ -173,10 +168,7 @@ struct logr {
     int borrowed;
 
     /* patients already read, to catch one whose rows are split */
-    seen_ent *seen;
-    size_t seen_cap, seen_n;
-    char *ids;
-    size_t ids_len, ids_cap;
+    idseen seen;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -988,6 +980,7 @@ logr *logr_open(const schema *s, const char *path, diag_list *d)
     r->close_fd = !is_stdin;
     r->line = 1;
     r->id_pos = -1;
+    idseen_init(&r->seen);
     r->size = file_size(fd);
     r->cap = initial_cap(r->size);
     r->buf = mem_alloc(r->cap); /* refill() zeroes the slack past the data */
@@ -1015,8 +1008,7 @@ void logr_close(logr *r)
         close(r->fd);
     if (r->borrowed) {
         mem_free(r->f);
-        mem_free(r->seen);
-        mem_free(r->ids);
+        idseen_free(&r->seen);
         mem_free(r);
         return;
     }
@@ -1034,8 +1026,7 @@ void logr_close(logr *r)
     mem_free(r->file_id);
     mem_free(r->buf);
     mem_free(r->f);
-    mem_free(r->seen);
-    mem_free(r->ids);
+    idseen_free(&r->seen);
     mem_free(r);
 }
 
@@ -1083,10 +1074,7 @@ logr *logr_open_block(const logr *hdr)
     r->fd = -1;
     r->close_fd = 0;
     r->buf = NULL;
-    r->seen = NULL;
-    r->seen_cap = r->seen_n = 0;
-    r->ids = NULL;
-    r->ids_len = r->ids_cap = 0;
+    idseen_init(&r->seen); /* not the header reader's */
     r->rows = 0;
     r->f = mem_array(LOG_MAX_COLUMNS, sizeof *r->f);
     if (!r->f) {
@@ -1106,74 +1094,12 @@ void logr_set_block(logr *r, char *data, size_t len, unsigned long first_line)
     r->done = r->dead = r->pending = 0;
     r->started = 0;
     r->line = first_line;
-    r->seen_n = 0;
-    r->ids_len = 0;
-    if (r->seen)
-        memset(r->seen, 0, r->seen_cap * sizeof *r->seen);
+    idseen_clear(&r->seen);
 }
 
 unsigned long logr_block_end_line(const logr *r)
 {
     return r->line + (unsigned long)count_nl(r->buf + r->pos, r->end - r->pos);
-}
-
-/* ---- patients seen ------------------------------------------------------- */
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static seen_ent *seen_slot(seen_ent *t, size_t cap, uint64_t h)
-{
-    size_t i = (size_t)h & (cap - 1);
-    while (t[i].line)
-        i = (i + 1) & (cap - 1);
-    return &t[i];
-}
-
-static int seen_grow(logr *r)
-{
-    size_t nc = r->seen_cap ? r->seen_cap * 2 : 256;
-    seen_ent *t = mem_calloc(nc, sizeof *t);
-    if (!t)
-        return 0;
-    for (size_t i = 0; i < r->seen_cap; i++)
-        if (r->seen[i].line)
-            *seen_slot(t, nc, r->seen[i].hash) = r->seen[i];
-    mem_free(r->seen);
-    r->seen = t;
-    r->seen_cap = nc;
-    return 1;
-}
-
-/* 1: id is new and recorded; 0: seen before, *first = its first line;
- * -1: out of memory. */
-static int seen_add(logr *r, const char *id, size_t n, unsigned long line, unsigned long *first)
-{
-    if (r->seen_n * 2 >= r->seen_cap && !seen_grow(r))
-        return -1;
-    uint64_t h = hash_bytes(id, n);
-    size_t mask = r->seen_cap - 1, i = (size_t)h & mask;
-    for (; r->seen[i].line; i = (i + 1) & mask) {
-        const seen_ent *e = &r->seen[i];
-        if (e->hash == h && e->len == n && memcmp(r->ids + e->off, id, n) == 0) {
-            *first = e->line;
-            return 0;
-        }
-    }
-    char *ids = mem_grow(r->ids, &r->ids_cap, r->ids_len + n, 1);
-    if (!ids)
-        return -1;
-    r->ids = ids;
-    memcpy(ids + r->ids_len, id, n);
-    r->seen[i] = (seen_ent){ h, r->ids_len, n, line };
-    r->ids_len += n;
-    r->seen_n++;
-    return 1;
 }
 
 /* ---- values --------------------------------------------------------------- */
@@ -1664,7 +1590,7 @@ static int start_patient(logr *r, patient *p, diag_list *d, const char *id, size
     if (!r->id_checked)
         return 1;
     unsigned long first = 0;
-    int k = seen_add(r, id, kn, r->rec_line, &first);
+    int k = idseen_add(&r->seen, id, kn, r->rec_line, &first);
     if (k < 0)
         return 0;
     if (k == 0)
