@@ -99,6 +99,10 @@ static int rehash(idseen *s, size_t ncap)
         mem_free(tags);
         return 0;
     }
+    /* Written at random: their pages mapped in one call each, not one
+     * fault at a time (see mem.c). */
+    mem_populate(slots, ncap * sizeof *slots);
+    mem_populate(tags, ncap * sizeof *tags);
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slot[i])
             continue;
