@@ -155,12 +155,30 @@ def main():
         print("  ratios (medians of the rounds' ratios): reference.py / tendo --jobs 1 = %.1fx; "
               "--jobs 1 / --jobs 2 = %.2fx" % (speed, par))
         summary.append((n, speed, par, max(r1, r2) / 1024))
-    print("\ngoals (20k file): --jobs 1 >= 13x reference.py, --jobs 2 >= 1.6x --jobs 1, peak RSS <= 16 MiB")
-    for n, speed, par, rss in summary:
-        print("  %6d patients: %5.1fx %s, %4.2fx %s, %5.1f MiB %s" % (
-            n, speed, "met" if speed >= 13 else "NOT met", par, "met" if par >= 1.6 else "NOT met",
-            rss, "met" if rss <= 16 else "NOT met"))
+    report_goals(summary)
 
+
+RSS_SAME = 1.0  # MiB: "the same peak RSS at 1k and 20k" allows the run-to-run spread of a threaded peak
+
+
+def report_goals(summary):
+    """The goals of issue #4, each met or not.  The ratios are goals on the
+    20k file only: the 1k file is 16 blocks and about 12 ms, half of it
+    process start, so its ratios are shown above but judged nowhere."""
+    by_n = {n: (speed, par, rss) for n, speed, par, rss in summary}
+    print("\ngoals (ratios on the 20k file; peak RSS of --jobs 1 and 2 together):")
+    def line(what, value, ok):
+        print("  %-50s %14s  %s" % (what, value, "met" if ok else "NOT met"))
+    if 20000 in by_n:
+        speed, par, rss = by_n[20000]
+        line("--jobs 1 at least 13x faster than reference.py", "%.1fx" % speed, speed >= 13)
+        line("--jobs 2 at least 1.6x faster than --jobs 1", "%.2fx" % par, par >= 1.6)
+    for n in sorted(by_n):
+        line("peak RSS at most 16 MiB, %d patients" % n, "%.1f MiB" % by_n[n][2], by_n[n][2] <= 16)
+    if 1000 in by_n and 20000 in by_n:
+        small, large = by_n[1000][2], by_n[20000][2]
+        line("peak RSS the same at 1k and 20k (within %.0f MiB)" % RSS_SAME,
+             "%.1f / %.1f MiB" % (small, large), abs(large - small) <= RSS_SAME)
 
 if __name__ == "__main__":
     main()
