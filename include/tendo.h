@@ -110,6 +110,9 @@ typedef struct tendo_batch_opts {
     FILE *progress;     /* a progress line is drawn here when not NULL */
     size_t block_size;  /* bytes read per block, 0 = 256 KiB; tiny blocks put cuts
                            everywhere, which the differential fuzz target uses */
+    size_t patient_max; /* bytes of one patient, 0 = 256 MiB: a larger patient, or a
+                           record longer than this, is reported and skipped (a record
+                           ends its file); the tests set small ones */
 } tendo_batch_opts;
 typedef struct tendo_batch_stats {
     unsigned long patients, skipped, rows, files, files_failed;

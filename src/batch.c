@@ -38,7 +38,7 @@
 enum {
     BLOCK_SIZE = 256 << 10,       /* bytes read per block: a block and its reader's work fit in a core's
                                      L2 cache (3 % faster than 512 KiB on the bench file) */
-    BLOCK_MAX = 256 << 20,        /* a patient larger than this is split and reported */
+    PATIENT_MAX = 256 << 20,      /* bytes: a patient larger than this is reported and skipped */
     BUFFER_GRAIN = 64 << 10,      /* block buffers are sized in these steps, see take_buffer */
     AHEAD = 16,                   /* blocks per thread that may wait to be written, see drain */
     MAX_JOBS = 256
@@ -219,8 +219,10 @@ static size_t record_before(const char *b, const spans *sp, size_t end)
 /* The patient id field of the record [s, e), unquoted into buf (at most
  * cap bytes kept); its whole length, or SIZE_MAX when the record has no
  * such field.  The line end is stripped as the reader strips it: one '\n',
- * then one '\r'. */
-static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t cap)
+ * then one '\r'.  *ended (when not NULL) tells whether the field ended
+ * before e, at a comma or its closing quote: for a record cut off at e,
+ * whether the id is all there. */
+static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t cap, int *ended)
 {
     if (e > s && e[-1] == '\n')
         e--;
@@ -236,6 +238,8 @@ static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t
                 n += 1;
                 p += *p == '"' ? 2 : 1;
             }
+            if (f == pos && ended)
+                *ended = p < e;
             s = p + 1;
             while (s < e && *s != ',')
                 s++;
@@ -243,8 +247,11 @@ static size_t record_id(const char *s, const char *e, int pos, char *buf, size_t
             const char *c = memchr(s, ',', (size_t)(e - s));
             const char *fe = c ? c : e;
             n = (size_t)(fe - s);
-            if (f == pos)
+            if (f == pos) {
                 memcpy(buf, s, n < cap ? n : cap);
+                if (ended)
+                    *ended = c != NULL;
+            }
             s = fe;
         }
         if (f == pos)
@@ -263,8 +270,27 @@ static int same_id(const char *a, size_t la, const char *c, size_t lc)
     return (la > LOG_MAX_ID) == (lc > LOG_MAX_ID) && ka == kc && memcmp(a, c, ka) == 0;
 }
 
+/* The end of the last record that surely ends inside b[0, n), whose
+ * quoted spans sp holds; 0 when none does. */
+static size_t last_record_end(const char *b, size_t n, const spans *sp)
+{
+    size_t lim = n;
+    if (sp->n && sp->v[sp->n - 1] == SIZE_MAX)
+        lim = sp->v[sp->n - 2]; /* an unfinished quoted field: cut before it */
+    while (lim > 0) {
+        const char *nl = memrchr(b, '\n', lim);
+        if (!nl)
+            return 0;
+        long s = span_at(sp, (size_t)(nl - b));
+        if (s < 0)
+            return (size_t)(nl - b) + 1;
+        lim = sp->v[2 * s];
+    }
+    return 0;
+}
+
 /* Offset where [0, cut) holds whole patients only; 0 when no patient
- * boundary is in the buffer yet. */
+ * boundary is in the buffer yet.  Leaves the buffer's quoted spans in sp. */
 static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
 {
     if (id_pos < 0 || n == 0)
@@ -273,22 +299,7 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
         *oom = 1;
         return 0;
     }
-    size_t lim = n;
-    if (sp->n && sp->v[sp->n - 1] == SIZE_MAX)
-        lim = sp->v[sp->n - 2]; /* an unfinished quoted field: cut before it */
-    /* The last record that surely ends inside the buffer. */
-    size_t end = 0;
-    while (lim > 0) {
-        const char *nl = memrchr(b, '\n', lim);
-        if (!nl)
-            return 0;
-        long s = span_at(sp, (size_t)(nl - b));
-        if (s < 0) {
-            end = (size_t)(nl - b) + 1;
-            break;
-        }
-        lim = sp->v[2 * s];
-    }
+    size_t end = last_record_end(b, n, sp);
     if (end == 0)
         return 0;
     /* Walk back a record at a time.  A record without an id (a blank line,
@@ -299,7 +310,7 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
     size_t la = 0, cut = 0, start = end;
     while (start > 0) {
         size_t prev = record_before(b, sp, start);
-        size_t lc = record_id(b + prev, b + start, id_pos, c, sizeof c);
+        size_t lc = record_id(b + prev, b + start, id_pos, c, sizeof c, NULL);
         if (lc != 0 && lc != SIZE_MAX) {
             if (la == 0) {
                 la = lc;
@@ -312,6 +323,33 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
         start = prev;
     }
     return 0;
+}
+
+/* Where to cut a window that has reached the patient limit without a
+ * patient boundary (find_cut gave 0 and left the window's spans in sp):
+ * after its last whole record, every one of which is the same patient's.
+ * *split tells whether the record cut off by the window's end is that
+ * patient's too, so that the patient is larger than the limit; when it
+ * plainly names another patient, the window held one whole patient and
+ * an overlong record follows.  0 when the window holds no whole record. */
+static size_t cut_limit(const char *b, size_t n, int id_pos, const spans *sp, int *split)
+{
+    size_t end = last_record_end(b, n, sp);
+    *split = 1;
+    if (end == 0 || id_pos < 0)
+        return end;
+    char a[LOG_MAX_ID], c[LOG_MAX_ID];
+    size_t la = 0;
+    for (size_t start = end; start > 0 && (la == 0 || la == SIZE_MAX);) {
+        size_t prev = record_before(b, sp, start);
+        la = record_id(b + prev, b + start, id_pos, a, sizeof a, NULL);
+        start = prev;
+    }
+    int ended = 0;
+    size_t lc = record_id(b + end, b + n, id_pos, c, sizeof c, &ended);
+    if (la != 0 && la != SIZE_MAX && ended && lc != 0 && lc != SIZE_MAX && !same_id(a, la, c, lc))
+        *split = 0;
+    return end;
 }
 
 /* The file being cut: its descriptor, the bytes read but not yet cut, and
@@ -347,6 +385,7 @@ struct tendo_batch {
     int spread, spread_at;   /* see spread_next */
 #endif
     size_t block;            /* bytes read per block */
+    size_t patient_max;      /* bytes of one patient, see PATIENT_MAX */
     feed *src;               /* the file workers may cut from, or NULL */
     int src_more;            /* src has blocks left (read under mu) */
     spans sp;                /* find_cut's scratch, under feed_mu */
@@ -697,11 +736,6 @@ static void free_block(tendo_batch *b, block *k)
 static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
 {
     unsigned long first = 0;
-    if (b->prev_split_id && bp == &k->pts[0] && strcmp(bp->id, b->prev_split_id) == 0) {
-        fprintf(b->err, "%s:%lu: error: patient '%s' is larger than the batch limit of %d MiB: skipped\n",
-                k->fc->path, bp->line, bp->id, BLOCK_MAX >> 20);
-        return 0;
-    }
     int a = idseen_add(&b->seen, bp->id, strlen(bp->id), bp->line, &first);
     if (a == 0 && first < k->first_line)
         fprintf(b->err, "%s:%lu: error: rows for patient '%s' are not together: it already appeared at line %lu\n",
@@ -711,11 +745,44 @@ static int seen_check(tendo_batch *b, block *k, blk_patient *bp)
     return a > 0;
 }
 
-/* Counts bp as written or skipped; 0 when it is skipped. */
-static int emit_patient(tendo_batch *b, block *k, blk_patient *bp)
+/* The patient limit in a message: whole MiB as such, else bytes (tests
+ * set small ones). */
+static const char *limit_text(const tendo_batch *b, char buf[32])
 {
+    size_t n = b->patient_max;
+    snprintf(buf, 32, n % (1u << 20) ? "%zu bytes" : "%zu MiB", n % (1u << 20) ? n : n >> 20);
+    return buf;
+}
+
+/* A patient cut at the limit (cut_limit) ends one block and goes on at
+ * the start of the next (or of several).  Its first part was evaluated on
+ * some of its rows only: that decision is dropped and the patient
+ * reported; the rest is dropped without a word, as it was counted and
+ * reported with its first part. */
+static int continues_split(const tendo_batch *b, const block *k, size_t i)
+{
+    return i == 0 && b->prev_split_id && strcmp(k->pts[0].id, b->prev_split_id) == 0;
+}
+
+static void report_split(const tendo_batch *b, const block *k, const blk_patient *bp)
+{
+    char lim[32];
+    fprintf(b->err, "%s:%lu: error: patient '%s' is larger than the batch limit of %s: skipped\n", k->fc->path,
+            bp->line, bp->id, limit_text(b, lim));
+}
+
+/* Counts k's patient i as written or skipped; 0 when it is skipped. */
+static int emit_patient(tendo_batch *b, block *k, size_t i)
+{
+    blk_patient *bp = &k->pts[i];
+    if (continues_split(b, k, i))
+        return 0;
     if (bp->id_checked && !seen_check(b, k, bp))
         bp->kind = -1;
+    if (k->split_tail && i + 1 == k->npts) {
+        report_split(b, k, bp);
+        bp->kind = -1;
+    }
     if (bp->kind < 0) {
         b->st.skipped++;
         return 0;
@@ -752,7 +819,7 @@ static void write_block(tendo_batch *b, block *k)
     size_t from = 0, to = 0;
     for (size_t i = 0; i < k->npts; i++) {
         blk_patient *bp = &k->pts[i];
-        if (!emit_patient(b, k, bp) || !bp->out_len)
+        if (!emit_patient(b, k, i) || !bp->out_len)
             continue;
         if (bp->out_off != to) {
             put_run(b, k, from, to);
@@ -934,15 +1001,16 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
         if (cut > 0) {
             k = cut_at(b, f, cut, 0);
             f->want = b->block;
-        } else if (f->want >= BLOCK_MAX) {
-            /* One patient larger than any block: cut at a record boundary
+        } else if (f->want >= b->patient_max) {
+            /* One patient larger than the limit: cut at a record boundary
              * and let the writer report it. */
-            const char *nl = memrchr(f->buf, '\n', f->want);
-            if (!nl) {
-                f->err = ENOMEM;
+            int split;
+            size_t end = cut_limit(f->buf, f->want, f->id_pos, &b->sp, &split);
+            if (end == 0) {
+                f->err = EFBIG;
                 break;
             }
-            k = cut_at(b, f, (size_t)(nl - f->buf) + 1, 1);
+            k = cut_at(b, f, end, split);
         } else {
             f->want *= 2; /* no boundary in the window yet: look at twice as much */
         }
@@ -1082,6 +1150,17 @@ static void report_file(tendo_batch *b, file_ctx *fc, diag_list *d)
         write_block(b, k);
 }
 
+/* Why the file ended early, at the line it was read to. */
+static void report_feed_error(const tendo_batch *b, const file_ctx *fc, diag_list *d, const feed *f)
+{
+    char lim[32];
+    if (f->err == EFBIG)
+        diag_data(d, fc->path, f->line, "a record longer than the batch limit of %s: the rest of the file was not read",
+                  limit_text(b, lim));
+    else
+        diag_data(d, fc->path, f->line, "%s", f->err == ENOMEM ? "out of memory" : strerror(f->err));
+}
+
 int tendo_batch_add(tendo_batch *b, const char *path)
 {
     file_ctx *fc = mem_calloc(1, sizeof *fc);
@@ -1110,7 +1189,7 @@ int tendo_batch_add(tendo_batch *b, const char *path)
         else
             feed_alone(b, &f);
         if (f.err) {
-            diag_data(&d, fc->path, f.line, "%s", f.err == ENOMEM ? "out of memory" : strerror(f.err));
+            report_feed_error(b, fc, &d, &f);
             rc = -1;
         }
     } else {
@@ -1165,6 +1244,7 @@ tendo_batch *tendo_batch_new(const tendo_program *p, const tendo_batch_opts *o, 
      * still in its cache (docs/performance.md). */
     b->nw = jobs - 1;
     b->block = o->block_size ? o->block_size : BLOCK_SIZE;
+    b->patient_max = o->patient_max ? o->patient_max : PATIENT_MAX;
     b->w = mem_calloc((size_t)b->nw + 1, sizeof *b->w); /* w[nw]: the calling thread */
     if (!b->w || pthread_mutex_init(&b->mu, NULL) != 0) {
         mem_free(b->w);
