@@ -31,7 +31,9 @@ INC       = -Iinclude -Isrc -I$(BUILD)/gen
 
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all deps demo test test-fast asan check-rules clean bench fuzz leakcheck
+.PHONY: all deps demo test test-fast asan check-rules clean bench fuzz leakcheck FORCE
+
+FORCE:
 
 all: $(BUILD)/tendo
 
@@ -54,14 +56,22 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l $(BUILD)/.deps-ok
 
 # Two variants from the same sources: release (build/obj) and
 # AddressSanitizer+UBSan (build/asan), so `make test` can run both.
+# Each variant's compiler and flags are kept in a stamp that is rewritten
+# only when they change, and its objects depend on it: `make CC=clang` or
+# `make OPT=-O3` rebuilds them instead of linking objects built otherwise.
 define variant
-$(BUILD)/$(1)/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) | $(BUILD)/.deps-ok
+$(BUILD)/$(1)/.flags: FORCE
+	@mkdir -p $$(dir $$@)
+	@echo '$$(CC) $(2) $$(CSTD) $$(WARN) $$(VERSION)' | cmp -s - $$@ || \
+	    echo '$$(CC) $(2) $$(CSTD) $$(WARN) $$(VERSION)' > $$@
+
+$(BUILD)/$(1)/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) $(BUILD)/$(1)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CSTD) $(2) $$(WARN) $$(INC) $$(PKG_CFLAGS) -DTENDO_VERSION='"$$(VERSION)"' -c $$< -o $$@
 
 # Generated code is held to the same warnings except the ones flex's
 # skeleton cannot meet.
-$(BUILD)/$(1)/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h)
+$(BUILD)/$(1)/gen_%.o: $(BUILD)/gen/%.c $(GEN_HDR) $(wildcard src/*.h) $(BUILD)/$(1)/.flags
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CSTD) $(2) $$(WARN) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare $$(INC) $$(PKG_CFLAGS) -c $$< -o $$@
 
