@@ -409,9 +409,14 @@ struct tendo_batch {
  * returned buffer was almost never big enough for the next block, and the
  * pool filled with buffers that were never reused, so memory grew with the
  * number of blocks.  Rounded, ordinary blocks all share one size. */
+static size_t buffer_size(size_t need)
+{
+    return (need + BUFFER_GRAIN - 1) / BUFFER_GRAIN * BUFFER_GRAIN;
+}
+
 static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
 {
-    need = (need + BUFFER_GRAIN - 1) / BUFFER_GRAIN * BUFFER_GRAIN;
+    need = buffer_size(need);
     pthread_mutex_lock(&b->mu);
     for (int i = 0; i < b->nspare; i++) {
         if (b->spare[i].cap >= need) {
@@ -430,10 +435,14 @@ static char *take_buffer(tendo_batch *b, size_t need, size_t *cap)
     return p;
 }
 
+/* Only buffers that can hold a block go back to the pool: the header
+ * reader's buffer of a small file (a few KiB) never could, and a pool full
+ * of them made every one-block file of a folder allocate and fault in a
+ * block buffer of its own. */
 static void give_buffer(tendo_batch *b, char *p, size_t cap)
 {
     pthread_mutex_lock(&b->mu);
-    if (p && b->nspare < (int)(sizeof b->spare / sizeof b->spare[0])) {
+    if (p && cap >= buffer_size(b->block + LOG_SLACK) && b->nspare < (int)(sizeof b->spare / sizeof b->spare[0])) {
         b->spare[b->nspare].p = p;
         b->spare[b->nspare++].cap = cap;
         p = NULL;
@@ -931,21 +940,25 @@ static int fill(int fd, char **buf, size_t *len, size_t *cap, size_t want, int *
 }
 
 /* [0, cut) of f's buffer as a block; the rest is carried into a fresh
- * buffer.  NULL (f->err set) when out of memory. */
+ * buffer, unless there is none and the file is done (every small file:
+ * taking a block buffer for nothing cost each file of a folder its own).
+ * NULL (f->err set) when out of memory. */
 static block *cut_at(tendo_batch *b, feed *f, size_t cut, int split)
 {
+    size_t rest = f->len - cut, ncap = 0;
+    int carry = rest || !f->done;
     block *k = new_block(f->fc);
-    size_t rest = f->len - cut;
-    size_t ncap;
-    char *nb = take_buffer(b, rest + b->block + LOG_SLACK, &ncap);
-    if (!k || !nb) {
+    char *nb = carry ? take_buffer(b, rest + b->block + LOG_SLACK, &ncap) : NULL;
+    if (!k || (carry && !nb)) {
         mem_free(k);
         mem_free(nb);
         f->err = ENOMEM;
         return NULL;
     }
-    memcpy(nb, f->buf + cut, rest);
-    memset(nb + rest, 0, LOG_SLACK);
+    if (nb) {
+        memcpy(nb, f->buf + cut, rest);
+        memset(nb + rest, 0, LOG_SLACK);
+    }
     k->buf = f->buf;
     k->cap = f->cap;
     k->len = cut;
