@@ -88,6 +88,9 @@ def run(build, res, h):
                 f.write(b"\x00\x01garbage,not,a,log\n")
             with open(os.path.join(folder, "notes.txt"), "w") as f:
                 f.write("not a log: ignored\n")
+            # A *.csv whose link leads nowhere is a log that cannot be
+            # read, not a name to pass over in silence.
+            os.symlink(os.path.join(d, "nowhere.csv"), os.path.join(folder, "d.csv"))
             rc, out, err = run_cmd([exe, "batch", MINI, folder, "--jobs", "2"])
             e = err.decode()
             lines = out.decode().splitlines()
@@ -98,7 +101,9 @@ def run(build, res, h):
             case("%s: the corrupt file is named" % tag, "b.csv" in e and "error" in e, e)
             case("%s: the bad patient is named with file and line" % tag,
                  "sub/c.csv:24: error: column 'date': '2024-13-03' is not a valid date" in e, e)
-            case("%s: the summary counts skipped patients" % tag, "1 skipped, 1 of 3 files unreadable" in e, e)
+            case("%s: a dangling link named *.csv is reported, not passed over" % tag,
+                 "cohort/d.csv: error: cannot open log file: No such file or directory" in e, e)
+            case("%s: the summary counts skipped patients" % tag, "1 skipped, 2 of 4 files unreadable" in e, e)
 
             # A folder of files whose ids repeat across files (not an error)
             # and within every `again`-th file (an error: P00000 comes back
