@@ -93,7 +93,7 @@ $(BUILD)/tendo-asan: $(BUILD)/asan/cli.o $(BUILD)/asan/cli_batch.o $(BUILD)/asan
 # test_batch_cuts shares fuzz/batch_diff.h with the fuzz_batch target,
 # test_fast_path fuzz/reader_diff.h with fuzz_reader.
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
-UNIT_HDR  = fuzz/batch_diff.h fuzz/reader_diff.h
+UNIT_HDR  = fuzz/batch_diff.h fuzz/reader_diff.h tests/unit/unit.h
 $(BUILD)/obj/unit/%: tests/unit/%.c $(BUILD)/obj/libtendo.a $(UNIT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) $(PKG_CFLAGS) -o $@ $(filter-out %.h,$^) $(LIBS)

@@ -11,6 +11,7 @@
 #endif
 #include "tendo.h"
 #include "../../fuzz/batch_diff.h"
+#include "unit.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -39,15 +40,10 @@ static int check_files(const tendo_program *p, const char *pattern, int *n)
 
 int main(void)
 {
-    tendo_diags *d = tendo_diags_new();
-    tendo_program *p = d ? tendo_load("rules/achilles.rules", d) : NULL;
-    if (!p) {
-        printf("not ok 1 - rules/achilles.rules loads (run from the repository root)\n");
-        if (d)
-            tendo_diags_print(d, stdout);
-        tendo_diags_free(d);
+    tendo_diags *d;
+    tendo_program *p = unit_rules(&d);
+    if (!p)
         return 1;
-    }
     int n = 0, failures = 0;
     failures += check_files(p, "fuzz/corpus/fuzz_batch/*", &n);
     failures += check_files(p, "examples/achilles_*.csv", &n);
