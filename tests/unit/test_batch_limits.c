@@ -246,7 +246,10 @@ int main(void)
           4096, -1, 1, "4096 bytes" },
         { "limit in whole MiB", { { "A", 5, 0, 0 }, { "B", 2500, 1000, 0 }, { "C", 5, 0, 0 } }, 3, 0, 2u << 20,
           1, -1, "2 MiB" },
+        { "patient just under the limit, the window ending in the next id",
+          { { "A", 5, 0, 0 }, { "B", 0, 0, 0 }, { "C", 5, 0, 0 } }, 3, 256, 4096, -1, -1, "4096 bytes" },
     };
+    size_t ncases = sizeof cases / sizeof cases[0];
     /* "Just under": B ends less than one of C's rows before the limit, so
      * that the window which reaches the limit ends inside C's first record
      * and must not be taken for B going on. */
@@ -254,7 +257,15 @@ int main(void)
     date_of(0, d0);
     size_t row = strlen("B,") + strlen(d0) + strlen(",midportion,running,,isometric,4,4,2,0,no,no,,,,,\n");
     cases[4].ps[1].rows = (int)(4095 / row);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    /* B of 4095 bytes exactly (rows with a short note): the window that
+     * reaches the limit ends on C's first byte, before C's id is whole. */
+    for (size_t k = 1; k < 400 && !cases[ncases - 1].ps[1].rows; k++) {
+        if (4095 % (row + k + 2) == 0) {
+            cases[ncases - 1].ps[1].note = k;
+            cases[ncases - 1].ps[1].rows = (int)(4095 / (row + k + 2));
+        }
+    }
+    for (size_t i = 0; i < ncases; i++)
         check_case(p, &cases[i]);
     tendo_program_free(p);
     tendo_diags_free(d);
