@@ -367,6 +367,7 @@ typedef struct feed {
     unsigned long line;      /* of buf[0] */
     int done;                /* no more blocks: the end, or err */
     int err;                 /* errno that ended the file early, or 0 */
+    int looked_past;         /* the window at the limit was widened, see cut_next */
 } feed;
 
 struct tendo_batch {
@@ -1018,18 +1019,21 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
         if (cut > 0) {
             k = cut_at(b, f, cut, 0);
             f->want = b->block;
+            f->looked_past = 0;
         } else if (f->want >= b->patient_max) {
             /* One patient larger than the limit: cut at a record boundary
              * and let the writer report it. */
             int split;
             size_t end = cut_limit(f->buf, f->want, f->id_pos, &b->sp, &split);
-            if (split < 0 && f->want < b->patient_max + LOOK_PAST) {
+            if (split < 0 && !f->looked_past) {
                 /* The next record's id is cut off: look a little further,
                  * rather than take a patient just under the limit for one
                  * larger. */
-                f->want = b->patient_max + LOOK_PAST;
+                f->looked_past = 1;
+                f->want += LOOK_PAST;
                 continue;
             }
+            f->looked_past = 0;
             if (end == 0) {
                 f->err = EFBIG;
                 break;
