@@ -1,13 +1,12 @@
 /* test_batch_limits.c — a patient larger than batch's limit, and a record
  * longer than it.
  *
- * batch holds one patient's rows in memory at a time, up to a limit
- * (256 MiB, tendo_batch_opts.patient_max): a larger patient is cut at the
- * limit, so its first part reaches the evaluator with only some of its
+ * batch's memory grows with the largest patient, up to a limit (256 MiB,
+ * tendo_batch_opts.patient_max): a larger patient is cut at the limit, so its first part reaches the evaluator with only some of its
  * rows.  That decision must never be written: the patient is reported
  * once and skipped, and the patients after it are still evaluated.  A
- * window that ends in the middle of the next patient's first record must
- * not be taken for a patient larger than the limit; a single record
+ * window that ends in the next patient's first record, even before its id,
+ * must not be taken for a patient larger than the limit; a single record
  * longer than the limit ends its file with a message that says so.
  * Small limits stand in for 256 MiB; one case uses whole MiB to check how
  * the limit is named.  Every case runs with one, two and three threads,
@@ -76,7 +75,7 @@ static void put_note(FILE *f, const pat *p)
     fputc('"', f);
 }
 
-/* Writes the patients in order; *line_of[i] gets patient i's first line. */
+/* Writes the patients in order; line_of[i] gets patient i's first line. */
 static void write_log(const char *path, const pat *ps, size_t n, unsigned long *line_of)
 {
     FILE *f = fopen(path, "w");
