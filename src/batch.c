@@ -290,33 +290,44 @@ static size_t last_record_end(const char *b, size_t n, const spans *sp)
     return 0;
 }
 
+/* What find_cut saw of a window: the end of its last whole record (0:
+ * none), and, when it found no cut, the id that every whole record with
+ * an id carries (id_len 0: none has one). */
+typedef struct window_end {
+    size_t end;
+    char id[LOG_MAX_ID];
+    size_t id_len;
+} window_end;
+
 /* Offset where [0, cut) holds whole patients only; 0 when no patient
- * boundary is in the buffer yet.  Leaves the buffer's quoted spans in sp. */
-static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
+ * boundary is in the buffer yet.  Without a patient column a file is one
+ * patient and is never cut, but its end is still found (cut_limit). */
+static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, window_end *we, int *oom)
 {
-    if (id_pos < 0 || n == 0)
+    we->end = we->id_len = 0;
+    if (n == 0)
         return 0;
     if (!find_spans(b, n, sp)) {
         *oom = 1;
         return 0;
     }
-    size_t end = last_record_end(b, n, sp);
-    if (end == 0)
+    we->end = last_record_end(b, n, sp);
+    if (we->end == 0 || id_pos < 0)
         return 0;
     /* Walk back a record at a time.  A record without an id (a blank line,
      * an empty or missing id field) belongs to the patient before it, as
      * the reader reads it, so the cut goes before the earliest record that
      * carries the last patient's id, never before an id-less record. */
-    char a[LOG_MAX_ID], c[LOG_MAX_ID];
-    size_t la = 0, cut = 0, start = end;
+    char c[LOG_MAX_ID];
+    size_t cut = 0, start = we->end;
     while (start > 0) {
         size_t prev = record_before(b, sp, start);
         size_t lc = record_id(b + prev, b + start, id_pos, c, sizeof c, NULL);
         if (lc != 0 && lc != SIZE_MAX) {
-            if (la == 0) {
-                la = lc;
-                memcpy(a, c, lc < sizeof a ? lc : sizeof a);
-            } else if (!same_id(a, la, c, lc)) {
+            if (we->id_len == 0) {
+                we->id_len = lc;
+                memcpy(we->id, c, lc < sizeof c ? lc : sizeof c);
+            } else if (!same_id(we->id, we->id_len, c, lc)) {
                 return cut; /* c's patient ends before the last one's first record */
             }
             cut = prev;
@@ -326,34 +337,23 @@ static size_t find_cut(const char *b, size_t n, int id_pos, spans *sp, int *oom)
     return 0;
 }
 
-/* Where to cut a window that has reached the patient limit without a
- * patient boundary (find_cut gave 0 and left the window's spans in sp):
- * after its last whole record, every one of which is the same patient's.
- * *split tells whether the record cut off by the window's end is that
- * patient's too (1), so that the patient is larger than the limit, or
- * names another patient (0): the window held one whole patient, and an
- * overlong record follows.  -1 when the window ends before that record's
- * id does.  0 when the window holds no whole record. */
-static size_t cut_limit(const char *b, size_t n, int id_pos, const spans *sp, int *split)
+/* A window that has reached the patient limit without a patient boundary
+ * (find_cut gave 0 and we) is cut after its last whole record, every one
+ * of which is the same patient's.  Whether the record the window's end
+ * cuts off is that patient's too (1: the patient is larger than the
+ * limit), or names another (0: the window held one whole patient, and an
+ * overlong record follows); -1 when the window ends before that record's
+ * id does. */
+static int cut_limit(const char *b, size_t n, int id_pos, const window_end *we)
 {
-    size_t end = last_record_end(b, n, sp);
-    *split = 1;
-    if (end == 0 || id_pos < 0)
-        return end;
-    char a[LOG_MAX_ID], c[LOG_MAX_ID];
-    size_t la = 0;
-    for (size_t start = end; start > 0 && (la == 0 || la == SIZE_MAX);) {
-        size_t prev = record_before(b, sp, start);
-        la = record_id(b + prev, b + start, id_pos, a, sizeof a, NULL);
-        start = prev;
-    }
+    if (id_pos < 0)
+        return 1; /* one patient a file */
+    char c[LOG_MAX_ID];
     int ended = 0;
-    size_t lc = record_id(b + end, b + n, id_pos, c, sizeof c, &ended);
+    size_t lc = record_id(b + we->end, b + n, id_pos, c, sizeof c, &ended);
     if (!ended)
-        *split = -1;
-    else if (la != 0 && la != SIZE_MAX && lc != 0 && lc != SIZE_MAX && !same_id(a, la, c, lc))
-        *split = 0;
-    return end;
+        return -1;
+    return we->id_len == 0 || lc == 0 || lc == SIZE_MAX || same_id(we->id, we->id_len, c, lc);
 }
 
 /* The file being cut: its descriptor, the bytes read but not yet cut, and
@@ -1011,7 +1011,8 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
             return f->len ? cut_at(b, f, f->len, 0) : NULL;
         }
         int oom = 0;
-        size_t cut = find_cut(f->buf, f->want, f->id_pos, &b->sp, &oom);
+        window_end we;
+        size_t cut = find_cut(f->buf, f->want, f->id_pos, &b->sp, &we, &oom);
         if (oom) {
             f->err = ENOMEM;
             break;
@@ -1023,8 +1024,7 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
         } else if (f->want >= b->patient_max) {
             /* One patient larger than the limit: cut at a record boundary
              * and let the writer report it. */
-            int split;
-            size_t end = cut_limit(f->buf, f->want, f->id_pos, &b->sp, &split);
+            int split = cut_limit(f->buf, f->want, f->id_pos, &we);
             if (split < 0 && !f->looked_past) {
                 /* The next record's id is cut off: look a little further,
                  * rather than take a patient just under the limit for one
@@ -1034,11 +1034,11 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
                 continue;
             }
             f->looked_past = 0;
-            if (end == 0) {
+            if (we.end == 0) {
                 f->err = EFBIG;
                 break;
             }
-            k = cut_at(b, f, end, split != 0);
+            k = cut_at(b, f, we.end, split != 0);
         } else {
             f->want *= 2; /* no boundary in the window yet: look at twice as much */
         }

@@ -223,6 +223,53 @@ static void check_case(const tendo_program *prog, const limit_case *c)
     unlink(path);
 }
 
+/* Without a patient column a file is one patient, named after the file,
+ * and never cut but at the limit: there too the cut must fall after a
+ * whole record, not at a line break inside a quoted note. */
+static void check_no_patient_column(void)
+{
+    tendo_diags *d = tendo_diags_new();
+    tendo_program *prog = d ? tendo_load("tests/unit/no_patient.rules", d) : NULL;
+    check(prog != NULL, "tests/unit/no_patient.rules loads");
+    if (!prog) {
+        tendo_diags_free(d);
+        return;
+    }
+    char name[64], path[128], msg[512];
+    snprintf(name, sizeof name, "test_batch_limits_np.%ld", (long)getpid());
+    snprintf(path, sizeof path, "/tmp/%s.csv", name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    /* 100 rows of 52 bytes: the last line break before the limit (4096
+     * bytes after the header) lies inside a quoted note. */
+    fputs("date,stage,pain,notes\n", f);
+    for (int r = 0; r < 100; r++) {
+        char day[40];
+        date_of(r, day);
+        fprintf(f, "%s,one,3,\"one\ntwo\nthree, with a comma\nfour\"\n", day);
+    }
+    fclose(f);
+    for (int jobs = 1; jobs <= 2; jobs++) {
+        run_result r;
+        run(prog, path, jobs, 256, 4096, &r);
+        snprintf(msg, sizeof msg, "%s:2: error: patient '%s' is larger than the batch limit of 4096 bytes: skipped\n",
+                 path, name);
+        char what[160];
+        snprintf(what, sizeof what, "no patient column, --jobs %d: the file's patient is reported once, and nothing "
+                 "else", jobs);
+        check(count_of(r.err, msg) == 1 && count_of(r.err, "error") == 1 && !has_patient(r.out, name), what);
+        if (count_of(r.err, "error") != 1)
+            printf("# %s", r.err);
+        run_free(&r);
+    }
+    unlink(path);
+    tendo_program_free(prog);
+    tendo_diags_free(d);
+}
+
 int main(void)
 {
     tendo_diags *d;
@@ -266,6 +313,7 @@ int main(void)
     }
     for (size_t i = 0; i < ncases; i++)
         check_case(p, &cases[i]);
+    check_no_patient_column();
     tendo_program_free(p);
     tendo_diags_free(d);
     printf("1..%d\n", n_checks);
