@@ -62,8 +62,7 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l $(BUILD)/.deps-ok
 define variant
 $(BUILD)/$(1)/.flags: FORCE
 	@mkdir -p $$(dir $$@)
-	@echo '$$(CC) $(2) $$(CSTD) $$(WARN) $$(VERSION)' | cmp -s - $$@ || \
-	    echo '$$(CC) $(2) $$(CSTD) $$(WARN) $$(VERSION)' > $$@
+	@f='$$(CC) $(2) $$(CSTD) $$(WARN) $$(VERSION)'; echo "$$$$f" | cmp -s - $$@ || echo "$$$$f" > $$@
 
 $(BUILD)/$(1)/%.o: src/%.c $(GEN_HDR) $(wildcard src/*.h include/*.h) $(BUILD)/$(1)/.flags | $(BUILD)/.deps-ok
 	@mkdir -p $$(dir $$@)
