@@ -41,7 +41,7 @@ static int check_files(const tendo_program *p, const char *pattern, int *n)
 int main(void)
 {
     tendo_diags *d;
-    tendo_program *p = unit_rules(&d);
+    tendo_program *p = unit_rules("rules/achilles.rules", &d);
     if (!p)
         return 1;
     int n = 0, failures = 0;

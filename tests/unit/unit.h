@@ -6,16 +6,16 @@
 
 #include <stdio.h>
 
-/* rules/achilles.rules, which the tests read their logs against, and its
+/* The rules at path (rules/achilles.rules for most tests), and their
  * diagnostics in *d, the caller's to free; NULL (and *d NULL) after
  * printing a failed check.  The programs run from the repository root
  * (tests/run.py runs them there). */
-static inline tendo_program *unit_rules(tendo_diags **d)
+static inline tendo_program *unit_rules(const char *path, tendo_diags **d)
 {
     *d = tendo_diags_new();
-    tendo_program *p = *d ? tendo_load("rules/achilles.rules", *d) : NULL;
+    tendo_program *p = *d ? tendo_load(path, *d) : NULL;
     if (!p) {
-        printf("not ok 1 - rules/achilles.rules loads (run from the repository root)\n");
+        printf("not ok - %s loads (run from the repository root)\n", path);
         if (*d)
             tendo_diags_print(*d, stdout);
         tendo_diags_free(*d);
