@@ -1022,8 +1022,9 @@ static block *cut_next(tendo_batch *b, feed *f, worker *w)
             f->want = b->block;
             f->looked_past = 0;
         } else if (f->want >= b->patient_max) {
-            /* One patient larger than the limit: cut at a record boundary
-             * and let the writer report it. */
+            /* No patient boundary within the limit: cut after the last
+             * whole record; the writer reports a patient that goes on past
+             * it (cut_limit tells). */
             int split = cut_limit(f->buf, f->want, f->id_pos, &we);
             if (split < 0 && !f->looked_past) {
                 /* The next record's id is cut off: look a little further,
